@@ -1,0 +1,331 @@
+"""Config schema, defaults, loading, overrides and validation.
+
+Every config field is declared once in ``SCHEMA`` with its type, its default, what
+values it allows and whether it is *static* (it changes shapes or the compiled
+program, so each value is its own group) or *vmapped* (a scalar that can be a traced
+array, so its values become members of one group).  Nothing is guessed: a field that
+is not in the schema is an error.
+
+A config file defines ``get_config()`` returning an ``ml_collections.ConfigDict``
+with any of the sections below; missing fields take their defaults.  The ``sweep``
+section mirrors the config's nesting, each leaf a list of values
+(``sweep.model.width = [64, 256]``); axes are crossed unless listed together in
+``sweep.zip`` (e.g. ``[["model.width", "optim.lr"]]``).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib.util
+import json
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+import ml_collections
+
+SECTIONS = ("model", "data", "optim", "train", "measure", "log")
+
+
+class ConfigError(ValueError):
+    """A bad config: names the field, the value and what is allowed."""
+
+    def __init__(self, field: str, value: Any, allowed: str):
+        self.field, self.value, self.allowed = field, value, allowed
+        super().__init__(f"{field} = {value!r} is not allowed: {allowed}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One config field: its type, default, allowed values and sweep kind."""
+
+    type: type
+    default: Any
+    vmapped: bool = False
+    optional: bool = False  # None is allowed
+    choices: Callable[[], tuple] | tuple | None = None
+    check: Callable[[Any], bool] | None = None
+    rule: str = ""  # the human-readable form of `check`
+
+    def allowed(self) -> str:
+        kind = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[self.type]
+        if self.choices is not None:
+            text = "one of " + ", ".join(repr(c) for c in self._choices())
+        else:
+            text = f"{kind}{' ' + self.rule if self.rule else ''}"
+        return text + (" or None" if self.optional else "")
+
+    def _choices(self) -> tuple:
+        return self.choices() if callable(self.choices) else self.choices
+
+    def coerce(self, path: str, value: Any) -> Any:
+        """Return ``value`` as this field's type, or raise ConfigError."""
+        if value is None and self.optional:
+            return None
+        ok_type = (
+            isinstance(value, bool) if self.type is bool
+            else isinstance(value, (int, float)) and not isinstance(value, bool) if self.type is float
+            else isinstance(value, int) and not isinstance(value, bool) if self.type is int
+            else isinstance(value, str)
+        )
+        if not ok_type:
+            raise ConfigError(path, value, self.allowed())
+        value = self.type(value)
+        if self.type is float and not math.isfinite(value):
+            raise ConfigError(path, value, self.allowed())
+        if self.choices is not None and value not in self._choices():
+            raise ConfigError(path, value, self.allowed())
+        if self.check is not None and not self.check(value):
+            raise ConfigError(path, value, self.allowed())
+        return value
+
+
+def _positive(x):
+    return x > 0
+
+
+def _nonneg(x):
+    return x >= 0
+
+
+def _at_least(n):
+    return lambda x: x >= n
+
+
+def _unit(x):
+    return 0 <= x < 1
+
+
+def _models():
+    from scaling import models
+
+    return tuple(sorted(models.REGISTRY))
+
+
+def _tasks():
+    from scaling import data
+
+    return tuple(sorted(data.REGISTRY))
+
+
+SCHEMA: dict[str, Field] = {
+    # model
+    "model.arch": Field(str, "mlp", choices=_models),
+    "model.width": Field(int, 128, check=_at_least(1), rule=">= 1"),
+    "model.depth": Field(int, 3, check=_at_least(1), rule=">= 1 (number of weight matrices)"),
+    "model.param": Field(str, "mup", choices=("sp", "ntk", "mup")),
+    "model.gamma": Field(float, 1.0, vmapped=True, check=_positive, rule="> 0"),
+    "model.center": Field(bool, True),
+    "model.activation": Field(str, "relu", choices=("relu", "tanh", "gelu", "linear")),
+    "model.bias": Field(bool, False),
+    "model.init_scale": Field(float, 1.0, vmapped=True, check=_positive, rule="> 0"),
+    # data
+    "data.task": Field(str, "powerlaw", choices=_tasks),
+    "data.dim": Field(int, 32, check=_at_least(1), rule=">= 1"),
+    "data.batch_size": Field(int, 64, check=_at_least(1), rule=">= 1"),
+    "data.n_train": Field(int, None, optional=True, check=_at_least(1), rule=">= 1 (None = online)"),
+    "data.n_test": Field(int, 1000, check=_at_least(1), rule=">= 1"),
+    "data.n_probe": Field(int, 64, check=_at_least(1), rule=">= 1"),
+    "data.seed": Field(int, 0, vmapped=True, check=_nonneg, rule=">= 0"),
+    "data.task_seed": Field(int, 0, check=_nonneg, rule=">= 0"),
+    "data.alpha": Field(float, 1.5, check=_positive, rule="> 0 (spectral decay)"),
+    "data.beta": Field(float, 0.8, check=_positive, rule="> 0 (source exponent)"),
+    "data.noise": Field(float, 0.0, vmapped=True, check=_nonneg, rule=">= 0 (label-noise variance)"),
+    "data.n_modes": Field(int, 256, check=_at_least(1), rule=">= 1"),
+    "data.degree": Field(int, 2, check=_nonneg, rule=">= 0"),
+    "data.signal": Field(float, 1.0, check=_positive, rule="> 0 (teacher norm)"),
+    # optim
+    "optim.name": Field(str, "sgd", choices=("sgd", "adam")),
+    "optim.lr": Field(float, 0.1, vmapped=True, check=_positive, rule="> 0"),
+    "optim.lr_rule": Field(str, "none", choices=("none", "gamma")),
+    "optim.momentum": Field(float, 0.0, vmapped=True, check=_unit, rule="in [0, 1)"),
+    "optim.weight_decay": Field(float, 0.0, vmapped=True, check=_nonneg, rule=">= 0"),
+    "optim.b1": Field(float, 0.9, vmapped=True, check=_unit, rule="in [0, 1)"),
+    "optim.b2": Field(float, 0.999, vmapped=True, check=_unit, rule="in [0, 1)"),
+    "optim.eps": Field(float, 1e-8, vmapped=True, check=_positive, rule="> 0"),
+    # train
+    "train.steps": Field(int, 1000, check=_at_least(1), rule=">= 1"),
+    "train.seed": Field(int, 0, vmapped=True, check=_nonneg, rule=">= 0"),
+    "train.loss": Field(str, "mse", choices=("mse", "xent")),
+    "train.dtype": Field(str, "float32", choices=("float32", "float64")),
+    "train.max_members": Field(int, 256, check=_at_least(1), rule=">= 1"),
+    "train.n_logs": Field(int, 30, check=_at_least(2), rule=">= 2"),
+    "train.log_spacing": Field(str, "log", choices=("log", "linear")),
+    "train.max_loss": Field(float, 1e4, check=_positive, rule="> 0 (a member whose loss passes it diverged)"),
+    "train.segments": Field(int, 10, check=_at_least(1), rule=">= 1 (host syncs per chunk)"),
+    # measure
+    "measure.predictions": Field(bool, True),
+    # log
+    "log.progress": Field(bool, True),
+}
+
+
+def leaf(path: str) -> str:
+    return path.rsplit(".", 1)[-1]
+
+
+def defaults() -> ml_collections.ConfigDict:
+    """The full default config, with an empty sweep."""
+    tree: dict = {s: {} for s in SECTIONS}
+    for path, field in SCHEMA.items():
+        section, name = path.split(".")
+        tree[section][name] = field.default
+    tree["sweep"] = {}
+    return ml_collections.ConfigDict(tree)
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def _as_list(path: str, values: Any) -> list:
+    if isinstance(values, (list, tuple)) and len(values) > 0:
+        return list(values)
+    raise ConfigError(path, values, "a non-empty list of values")
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolved:
+    """A validated config: base values for every field plus the sweep axes.
+
+    ``axes`` is a list of (fields, points): ``fields`` a tuple of field paths swept
+    together, ``points`` a list of value tuples, one per point of that axis.
+    """
+
+    values: dict[str, Any]
+    axes: list[tuple[tuple[str, ...], list[tuple]]]
+
+    def to_json(self) -> dict:
+        return {
+            "values": self.values,
+            "axes": [{"fields": list(f), "points": [list(p) for p in pts]} for f, pts in self.axes],
+        }
+
+    @classmethod
+    def from_json(cls, blob: dict) -> Resolved:
+        return cls(
+            values=dict(blob["values"]),
+            axes=[(tuple(a["fields"]), [tuple(p) for p in a["points"]]) for a in blob["axes"]],
+        )
+
+    def config_dict(self) -> ml_collections.ConfigDict:
+        tree: dict = {s: {} for s in SECTIONS}
+        for path, value in self.values.items():
+            section, name = path.split(".")
+            tree[section][name] = value
+        return ml_collections.ConfigDict(tree)
+
+
+def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
+    """Validate a user config against the schema; raise ConfigError on the first problem."""
+    tree = config.to_dict() if isinstance(config, ml_collections.ConfigDict) else dict(config)
+    sweep = tree.pop("sweep", {}) or {}
+    values = {path: field.default for path, field in SCHEMA.items()}
+    for section, body in tree.items():
+        if section not in SECTIONS:
+            raise ConfigError(section, body, "a config section: " + ", ".join(SECTIONS + ("sweep",)))
+        if not isinstance(body, dict):
+            raise ConfigError(section, body, "a section of fields")
+    for path, value in _flatten(tree).items():
+        if path not in SCHEMA:
+            raise ConfigError(path, value, _unknown_field(path))
+        values[path] = SCHEMA[path].coerce(path, value)
+
+    zipped = [list(group) for group in _as_list("sweep.zip", sweep.pop("zip"))] if "zip" in sweep else []
+    swept: dict[str, list] = {}
+    for path, vals in _flatten(sweep).items():
+        if path not in SCHEMA:
+            raise ConfigError("sweep." + path, vals, _unknown_field(path))
+        swept[path] = [SCHEMA[path].coerce(f"sweep.{path}", v) for v in _as_list("sweep." + path, vals)]
+
+    axes, used = [], set()
+    for group in zipped:
+        if len(group) < 2 or any(p not in swept or p in used for p in group):
+            raise ConfigError("sweep.zip", group, "lists of two or more swept fields, each in one list")
+        lengths = {len(swept[p]) for p in group}
+        if len(lengths) != 1:
+            raise ConfigError("sweep.zip", group, "fields whose value lists have equal lengths")
+        used.update(group)
+        axes.append((tuple(group), list(zip(*(swept[p] for p in group)))))
+    for path, vals in swept.items():
+        if path not in used:
+            if len(set(vals)) != len(vals):
+                raise ConfigError("sweep." + path, vals, "a list without repeated values")
+            axes.append(((path,), [(v,) for v in vals]))
+    resolved = Resolved(values=values, axes=axes)
+    from scaling import sweep as sweep_lib
+
+    for group in sweep_lib.groups(resolved):  # cross-field checks on every compiled program
+        check_group(group.values)
+    return resolved
+
+
+def _unknown_field(path: str) -> str:
+    section = path.split(".")[0]
+    names = [p for p in SCHEMA if p.startswith(section + ".")] or list(SCHEMA)
+    return "a known field: " + ", ".join(names)
+
+
+def check_group(values: dict[str, Any]) -> None:
+    """Checks that involve several fields, run on every group before any compute."""
+    from scaling import data, models
+
+    n_train, batch = values["data.n_train"], values["data.batch_size"]
+    if n_train is not None and batch > n_train:
+        raise ConfigError("data.batch_size", batch, f"<= data.n_train ({n_train})")
+    models.REGISTRY[values["model.arch"]].check(values)
+    data.REGISTRY[values["data.task"]].check(values)
+
+
+# ---------------------------------------------------------------- loading
+def load_file(path: str | Path) -> ml_collections.ConfigDict:
+    """Import a config file and call its ``get_config()``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("config", str(path), "a path to a Python config file defining get_config()")
+    spec = importlib.util.spec_from_file_location(f"scaling_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        config = module.get_config()
+    except Exception as error:  # the user's file: report it as a config error, not a traceback
+        raise ConfigError("config", str(path), f"a file whose get_config() runs ({type(error).__name__}: {error})")
+    if not isinstance(config, (ml_collections.ConfigDict, dict)):
+        raise ConfigError("config", str(path), "a get_config() that returns an ml_collections.ConfigDict")
+    return config
+
+
+def parse_value(text: str) -> Any:
+    """Parse an override value: a Python literal ('512', '[0.1, 1]', 'None') or a bare string."""
+    lowered = {"true": True, "false": False, "none": None, "null": None}
+    if text.lower() in lowered:
+        return lowered[text.lower()]
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]) -> dict:
+    """Apply ``{"model.width": "512", "sweep.optim.lr": "[0.1, 1]"}`` to a config; return a plain dict."""
+    tree = config.to_dict()
+    for path, text in overrides.items():
+        node, parts = tree, path.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(path, text, "a path to a config field")
+        node[parts[-1]] = parse_value(text)
+    return tree
+
+
+def dumps(resolved: Resolved) -> str:
+    return json.dumps(resolved.to_json(), indent=1, sort_keys=True)

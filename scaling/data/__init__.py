@@ -1,0 +1,108 @@
+"""Task registry and the on-device data stream of a group.
+
+A task generates inputs from a key and maps them to clean targets through a teacher
+drawn from ``data.task_seed``.  The teacher, the held-out test set and the probe set
+depend on ``data.task_seed`` only, so they are the same for every member and every
+width; ``data.seed`` (vmapped) draws a member's training points, batches and label
+noise.  Online (``data.n_train = None``): a fresh batch every step.  Finite: a fixed
+training set of ``n_train`` points with fixed noisy labels, sampled in minibatches
+(full-batch GD when ``batch_size == n_train``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Protocol
+
+import jax
+import jax.numpy as jnp
+
+from scaling.sweep import DATA_TAG, member_keys
+
+TEACHER_TAG, TEST_TAG, PROBE_TAG, TRAIN_SET_TAG = 0, 1, 2, -1
+
+
+class Task(Protocol):
+    out_dim: int
+
+    def teacher(self, key) -> Any: ...
+
+    def inputs(self, key, n: int): ...
+
+    def targets(self, teacher, x): ...
+
+
+def _no_check(values: dict[str, Any]) -> None:
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    build: Callable[[dict[str, Any], Any], Task]
+    check: Callable[[dict[str, Any]], None] = _no_check
+
+
+REGISTRY: dict[str, TaskSpec] = {}
+
+
+def register(name: str, build, check=_no_check) -> None:
+    """Register a task under ``data.task = name``."""
+    REGISTRY[name] = TaskSpec(build=build, check=check)
+
+
+def _labelled(task: Task, teacher, key, n: int, noise):
+    kx, ke = jax.random.split(key)
+    x = task.inputs(kx, n)
+    y = task.targets(teacher, x)
+    return x, y + jnp.sqrt(noise).astype(y.dtype) * jax.random.normal(ke, y.shape, y.dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stream:
+    """The data of one group: fixed sets plus per-member training data."""
+
+    task: Task
+    teacher: Any
+    test: tuple  # (x, y_clean)
+    probe: tuple  # (x, y_clean)
+    batch_size: int
+    n_train: int | None
+
+    def train_set(self, data_seed, noise):
+        """A member's fixed training set (None when online)."""
+        if self.n_train is None:
+            return None
+        key = jax.random.fold_in(member_keys(data_seed, DATA_TAG), TRAIN_SET_TAG)
+        return _labelled(self.task, self.teacher, key, self.n_train, noise)
+
+    def batch(self, data_seed, noise, step, train_set):
+        """The batch a member trains on at ``step``."""
+        key = jax.random.fold_in(member_keys(data_seed, DATA_TAG), step)
+        if train_set is None:
+            return _labelled(self.task, self.teacher, key, self.batch_size, noise)
+        if self.batch_size == self.n_train:
+            return train_set
+        index = jax.random.choice(key, self.n_train, (self.batch_size,), replace=False)
+        return jax.tree.map(lambda a: a[index], train_set)
+
+
+def stream(values: dict[str, Any], dtype) -> Stream:
+    task = REGISTRY[values["data.task"]].build(values, dtype)
+    root = jax.random.key(values["data.task_seed"])
+    teacher = task.teacher(jax.random.fold_in(root, TEACHER_TAG))
+
+    def clean(tag, n):
+        x = task.inputs(jax.random.fold_in(root, tag), n)
+        return x, task.targets(teacher, x)
+
+    return Stream(
+        task=task,
+        teacher=teacher,
+        test=clean(TEST_TAG, values["data.n_test"]),
+        probe=clean(PROBE_TAG, values["data.n_probe"]),
+        batch_size=values["data.batch_size"],
+        n_train=values["data.n_train"],
+    )
+
+
+from scaling.data import synthetic  # noqa: E402,F401  (registers the synthetic tasks)

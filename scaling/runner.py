@@ -1,0 +1,97 @@
+"""Run a sweep locally: validate, expand into groups, train each group, write results."""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import jax
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from scaling import config as config_lib
+from scaling import store, sweep, train
+
+PER_STEP = ("train_loss", "test_loss", "probe_pred")
+
+
+def resolve(config, overrides: dict[str, str] | None = None) -> config_lib.Resolved:
+    """A config file path, ConfigDict or dict plus ``--config.*`` overrides -> validated config."""
+    if isinstance(config, (str, Path)):
+        config = config_lib.load_file(config)
+    return config_lib.resolve(config_lib.apply_overrides(config, overrides or {}) if overrides else config)
+
+
+def prepare_dir(out: Path, resolved: config_lib.Resolved) -> None:
+    """Refuse a directory holding another sweep; create and record this one."""
+    if (out / store.SWEEP_FILE).exists():
+        if store.read_sweep(out).to_json() != resolved.to_json():
+            raise config_lib.ConfigError(
+                "--out", str(out), "a new directory, or one holding a sweep of this same config"
+            )
+    elif out.exists() and any(out.iterdir()):
+        raise config_lib.ConfigError("--out", str(out), "a new or empty directory, or a sweep directory")
+    store.write_sweep(out, resolved)
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return nullcontext(None)
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=Console(stderr=True), transient=False,
+    )
+
+
+def run(config, out: str | Path, overrides: dict[str, str] | None = None, progress: bool | None = None) -> Path:
+    """Run every group of the sweep that is not finished yet; return the sweep directory."""
+    resolved = config if isinstance(config, config_lib.Resolved) else resolve(config, overrides)
+    out = Path(out)
+    groups = sweep.groups(resolved)
+    prepare_dir(out, resolved)
+    if any(g.values["train.dtype"] == "float64" for g in groups):
+        jax.config.update("jax_enable_x64", True)
+    show = resolved.values["log.progress"] if progress is None else progress
+    with _progress(show) as bar:
+        groups_task = bar.add_task("groups", total=len(groups)) if bar else None
+        for group in groups:
+            if not store.group_done(out, group.id):
+                _run_group(out, group, bar)
+            if bar:
+                bar.advance(groups_task)
+    return out
+
+
+def _run_group(out: Path, group: sweep.Group, bar) -> None:
+    program = train.build(group.values)
+    members, started = group.members, time.time()
+    steps_task = None
+    if bar:
+        n_chunks = -(-len(members) // group.values["train.max_members"])
+        steps_task = bar.add_task(f"  {group.id} steps", total=n_chunks * (program.steps + 1))
+    probe_target = np.asarray(program.stream.probe[1])
+    meta = {
+        "values": group.values,
+        "steps": program.log_steps.tolist(),
+        "per_step": list(PER_STEP),
+        "trailing_dims": {"probe_pred": ["probe"] if probe_target.shape[-1] == 1 else ["probe", "output"]},
+        "probe_target": probe_target[:, 0].tolist() if probe_target.shape[-1] == 1 else probe_target.tolist(),
+        "lr_convention": program.rules.describe() + f"; lr_rule = {group.values['optim.lr_rule']!r}",
+    }
+
+    def on_chunk(n_done: int, results: dict) -> None:
+        if "probe_pred" in results and probe_target.shape[-1] == 1:
+            results = {**results, "probe_pred": results["probe_pred"][..., 0]}
+        done = {"complete": n_done == len(members), "elapsed_s": time.time() - started}
+        store.write_group(out, group, members[:n_done], results, meta | done)
+
+    program.train(
+        members,
+        on_progress=(lambda n: bar.advance(steps_task, n)) if bar else (lambda n: None),
+        on_chunk=on_chunk,
+    )
+    if bar:
+        bar.remove_task(steps_task)
+

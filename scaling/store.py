@@ -1,0 +1,142 @@
+"""Results on disk and ``load(dir) -> xarray.Dataset``.
+
+A sweep directory holds ``sweep.json`` (the resolved config and its axes) and one
+``groups/<id>.npz`` per group: its members' values and metrics plus a JSON ``meta``
+entry.  Every file is written to a temporary name and renamed into place, so a reader
+never sees a half-written file and the sweep can be loaded while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from scaling import config as config_lib
+from scaling import sweep as sweep_lib
+
+SWEEP_FILE = "sweep.json"
+MEMBER_PREFIX = "member:"
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_sweep(out: Path, resolved: config_lib.Resolved) -> None:
+    blob = json.dumps(resolved.to_json(), indent=1, sort_keys=True).encode()
+    _atomic_write(out / SWEEP_FILE, lambda h: h.write(blob))
+
+
+def read_sweep(out: Path) -> config_lib.Resolved:
+    return config_lib.Resolved.from_json(json.loads((Path(out) / SWEEP_FILE).read_text()))
+
+
+def group_path(out: Path, group_id: str) -> Path:
+    return Path(out) / "groups" / f"{group_id}.npz"
+
+
+def write_group(out: Path, group: sweep_lib.Group, members: list[dict], results: dict[str, np.ndarray],
+                meta: dict[str, Any]) -> None:
+    """Write a group's results so far (``members`` are the ones ``results`` cover)."""
+    arrays = {f"{MEMBER_PREFIX}{p}": np.asarray([m[p] for m in members]) for p in members[0]}
+    arrays.update(results)
+    arrays["meta"] = np.asarray(json.dumps({"id": group.id, "point": group.point, **meta}))
+    _atomic_write(group_path(out, group.id), lambda h: np.savez(h, **arrays))
+
+
+def read_group(out: Path, group_id: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+    path = group_path(out, group_id)
+    if not path.exists():
+        return None
+    with np.load(path) as blob:
+        arrays = {k: blob[k] for k in blob.files}
+    return json.loads(str(arrays.pop("meta"))), arrays
+
+
+def group_done(out: Path, group_id: str) -> bool:
+    found = read_group(out, group_id)
+    return found is not None and found[0].get("complete", False)
+
+
+def load(out: str | Path) -> xr.Dataset:
+    """The sweep's results as a Dataset with one dimension per swept axis plus ``step``.
+
+    Axis dimensions are named by the swept fields' leaf names (``width``, ``gamma``,
+    ``lr``, ``seed``; the full path with '_' where two leaves collide); fields zipped
+    into one axis are extra coordinates along it.  Members not run yet are NaN, with
+    ``completed`` False; ``ds.attrs["incomplete_groups"]`` lists the unfinished groups.
+    """
+    out = Path(out)
+    if not (out / SWEEP_FILE).exists():
+        raise FileNotFoundError(f"{out} is not a sweep directory (no {SWEEP_FILE})")
+    resolved = read_sweep(out)
+    names = sweep_lib.coord_names(resolved)
+    axes = resolved.axes
+    dims = [names[fields[0]] for fields, _ in axes]
+    shape = [len(points) for _, points in axes]
+    found = {g.id: read_group(out, g.id) for g in sweep_lib.groups(resolved)}
+    found = {k: v for k, v in found.items() if v is not None}
+    steps = sorted({int(s) for meta, _ in found.values() for s in meta["steps"]})
+    step_index = {s: i for i, s in enumerate(steps)}
+
+    variables: dict[str, np.ndarray] = {}
+    extra_dims: dict[str, tuple[str, ...]] = {}
+    completed = np.zeros(shape, bool)
+    incomplete = []
+    for group_id, (meta, arrays) in found.items():
+        if not meta.get("complete", False):
+            incomplete.append(group_id)
+        columns = {k[len(MEMBER_PREFIX):]: v for k, v in arrays.items() if k.startswith(MEMBER_PREFIX)}
+        group_values = {**resolved.values, **meta["point"]}
+        cols = [step_index[int(s)] for s in meta["steps"]]
+        for i in range(len(next(iter(columns.values())))):
+            member = {**group_values, **{p: v[i].item() for p, v in columns.items()}}
+            index = tuple(points.index(tuple(member[f] for f in fields)) for fields, points in axes)
+            completed[index] = True
+            for name, value in arrays.items():
+                if name.startswith(MEMBER_PREFIX):
+                    continue
+                per_step = name in meta["per_step"]
+                trailing = value.shape[2:] if per_step else value.shape[1:]
+                if name not in variables:
+                    fill = {"i": -1, "b": False}.get(value.dtype.kind, np.nan)
+                    full = shape + ([len(steps)] if per_step else []) + list(trailing)
+                    variables[name] = np.full(full, fill, value.dtype)
+                    extra_dims[name] = (("step",) if per_step else ()) + tuple(meta["trailing_dims"].get(name, ()))
+                if per_step:
+                    variables[name][index][cols] = value[i]
+                else:
+                    variables[name][index] = value[i]
+
+    coords: dict[str, Any] = {"step": steps}
+    for (fields, points), dim in zip(axes, dims):
+        for j, field in enumerate(fields):
+            coords[names[field]] = (dim, [p[j] for p in points])
+    data_vars = {name: (dims + list(extra_dims[name]), value) for name, value in variables.items()}
+    data_vars["completed"] = (dims, completed)
+    probe_targets = [meta["probe_target"] for meta, _ in found.values() if "probe_target" in meta]
+    if probe_targets:
+        target = np.asarray(probe_targets[0])
+        data_vars["probe_target"] = (("probe", "output")[: target.ndim], target)
+    attrs = {
+        "config": json.dumps(resolved.to_json()),
+        "lr_convention": json.dumps({g: m.get("lr_convention", "") for g, (m, _) in found.items()}),
+        "incomplete_groups": sorted(incomplete) + sorted(
+            g.id for g in sweep_lib.groups(resolved) if g.id not in found
+        ),
+    }
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)

@@ -1,0 +1,242 @@
+"""The train loop of one group: ``jit(scan(vmap(step)))`` over members.
+
+A member's step is a pure function of (member state, member hyperparameters, step).
+All members of a chunk advance together under ``vmap``; ``lax.scan`` runs the steps
+between host syncs, and test loss / probe predictions are recorded at the log steps
+inside the scan (a ``lax.cond`` on the step, outside the ``vmap``).  A member whose
+batch loss turns non-finite or exceeds ``train.max_loss`` is frozen from that step on
+and flagged with it; the others are untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import linen as nn
+
+from scaling import data, models, optim
+from scaling.parameterization import Parameterization, lr_factor, output
+from scaling.sweep import INIT_TAG, member_keys, stack
+
+
+def log_steps(steps: int, n_logs: int, spacing: str) -> np.ndarray:
+    """The steps at which losses are recorded: 0, ``steps`` and n_logs points spaced between."""
+    if spacing == "log":
+        grid = np.logspace(0, math.log10(steps), n_logs - 1) if steps > 1 else np.ones(1)
+        points = np.concatenate([[0], np.round(grid)])
+    else:
+        points = np.round(np.linspace(0, steps, n_logs))
+    return np.unique(points.astype(np.int64))
+
+
+def loss_fn(kind: str, f, y):
+    """Mean over the batch of sum_out (f - y)^2 ('mse'), or cross-entropy ('xent').
+
+    A scalar output under 'xent' is a logistic loss on the labels sign(y); several
+    outputs take y as one-hot (or probability) targets."""
+    if kind == "mse":
+        return jnp.mean(jnp.sum((f - y) ** 2, axis=-1))
+    if f.shape[-1] == 1:
+        return jnp.mean(jax.nn.softplus(-jnp.sign(y) * f))
+    return jnp.mean(optax.softmax_cross_entropy(f, y))
+
+
+def _select(mask, new, old):
+    """Per member: ``new`` where mask else ``old`` (mask has the leading member axis)."""
+
+    def pick(a, b):
+        return jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - 1)), a, b)
+
+    return jax.tree.map(pick, new, old)
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """What one group compiles: its model, data, optimizer and schedule."""
+
+    values: dict[str, Any]
+    model: nn.Module
+    stream: data.Stream
+    rules: Parameterization
+    multipliers: Any  # the lr_scale tree, mirroring params
+    log_steps: np.ndarray
+    dtype: Any
+
+    @property
+    def steps(self) -> int:
+        return self.values["train.steps"]
+
+    def n_layers(self) -> int:
+        return models.REGISTRY[self.values["model.arch"]].n_layers(self.values)
+
+    def optimizer(self, member):
+        return optim.optimizer(self.values["optim.name"], self.multipliers)(**optim.hyperparams(member))
+
+    # ---------------------------------------------------------------- one member
+    def init(self, member) -> dict:
+        key = member_keys(member["train.seed"], INIT_TAG)
+        variables = self.model.init(key, self.stream.probe[0][:1])
+        params = jax.tree.map(lambda p: p * member["model.init_scale"].astype(p.dtype), variables["params"])
+        state = {
+            "params": params,
+            "frozen": variables.get("frozen", {}),
+            "opt": self.optimizer(member).init(params),
+            "train_set": self.stream.train_set(member["data.seed"], member["data.noise"]),
+            "diverged": jnp.array(False),
+            "diverged_step": jnp.array(-1, jnp.int32),
+        }
+        if self.values["model.center"]:
+            state["params0"] = params
+        return state
+
+    def apply(self, params, state, x):
+        return self.model.apply({"params": params, "frozen": state["frozen"]}, x)
+
+    def predict(self, state, member, x):
+        f0 = self.apply(state["params0"], state, x) if self.values["model.center"] else 0.0
+        return output(self.apply(state["params"], state, x), f0, member["model.gamma"])
+
+    def loss(self, state, member, x, y):
+        return loss_fn(self.values["train.loss"], self.predict(state, member, x), y)
+
+    def step(self, state, member, t):
+        """One optimizer step; returns the new state and the batch loss before it."""
+        x, y = self.stream.batch(member["data.seed"], member["data.noise"], t, state["train_set"])
+        f0 = self.apply(state["params0"], state, x) if self.values["model.center"] else 0.0
+
+        def objective(params):
+            f = output(self.apply(params, state, x), f0, member["model.gamma"])
+            return loss_fn(self.values["train.loss"], f, y)
+
+        batch_loss, grads = jax.value_and_grad(objective)(state["params"])
+        updates, opt_state = self.optimizer(member).update(grads, state["opt"], state["params"])
+        new = {**state, "params": optax.apply_updates(state["params"], updates), "opt": opt_state}
+        return new, batch_loss
+
+    def evaluate(self, state, member, batch_loss):
+        """Metrics at a log step: test loss, train loss (full set if finite) and probe predictions."""
+        metrics = {
+            "test_loss": self.loss(state, member, *self.stream.test),
+            "train_loss": batch_loss if state["train_set"] is None else self.loss(state, member, *state["train_set"]),
+        }
+        if self.values["measure.predictions"]:
+            metrics["probe_pred"] = self.predict(state, member, self.stream.probe[0])
+        return metrics
+
+    # ---------------------------------------------------------------- a chunk of members
+    def segment_fn(self, length: int) -> Callable:
+        """jit(scan(vmap(step))) over ``length`` steps from ``t0``; the chunk's compiled program."""
+        steps, max_loss = self.steps, self.values["train.max_loss"]
+        log_index = np.full(self.total_iterations(length), -1, np.int32)
+        log_index[self.log_steps] = np.arange(len(self.log_steps))
+        log_index = jnp.asarray(log_index)
+        vstep = jax.vmap(self.step, in_axes=(0, 0, None))
+        vevaluate = jax.vmap(self.evaluate)
+
+        def body(carry, t):
+            states, members, buffers = carry
+            new, batch_loss = vstep(states, members, t)
+            bad = ~jnp.isfinite(batch_loss) | (batch_loss > max_loss)
+            newly = (t <= steps) & ~states["diverged"] & bad
+            diverged = states["diverged"] | newly
+            new = _select((t < steps) & ~diverged, new, states)
+            new["diverged"] = diverged
+            new["diverged_step"] = jnp.where(newly, t, states["diverged_step"]).astype(jnp.int32)
+
+            def record(buffers):
+                metrics = vevaluate(states, members, batch_loss)
+                index = log_index[t]
+                return {
+                    k: buffers[k].at[index].set(_select(diverged, jnp.full_like(v, jnp.nan), v))
+                    for k, v in metrics.items()
+                }
+
+            buffers = jax.lax.cond(log_index[t] >= 0, record, lambda b: b, buffers)
+            return (new, members, buffers), None
+
+        @functools.partial(jax.jit, donate_argnums=(0, 2))
+        def run_segment(states, members, buffers, t0):
+            (states, _, buffers), _ = jax.lax.scan(body, (states, members, buffers), t0 + jnp.arange(length))
+            return states, buffers
+
+        return run_segment
+
+    def total_iterations(self, length: int) -> int:
+        """Steps 0..steps (the last only evaluates), padded to whole segments."""
+        return length * math.ceil((self.steps + 1) / length)
+
+    def empty_buffers(self, states, members) -> dict:
+        """NaN-filled metric buffers, (log steps, members, ...)."""
+        n_members = members["train.seed"].shape[0]
+        shapes = jax.eval_shape(
+            jax.vmap(self.evaluate), states, members, jax.ShapeDtypeStruct((n_members,), self.dtype)
+        )
+        return {k: jnp.full((len(self.log_steps),) + s.shape, jnp.nan, s.dtype) for k, s in shapes.items()}
+
+    def member_arrays(self, members: list[dict]) -> dict:
+        arrays = stack(members, self.dtype)
+        return {k: jnp.asarray(v) for k, v in arrays.items()}
+
+    def with_effective_lr(self, members: list[dict]) -> list[dict]:
+        """Each member's raw lr times the lr rule's gamma factor (the per-layer multipliers apply on top)."""
+        gammas = [m["model.gamma"] for m in members]
+        factors = lr_factor(self.values["optim.lr_rule"], self.values["optim.name"], gammas, self.n_layers())
+        return [m | {"lr_effective": float(m["optim.lr"] * f)} for m, f in zip(members, factors)]
+
+    def train(self, members: list[dict], on_progress: Callable[[int], None] = lambda n: None,
+              on_chunk: Callable[[int, dict], None] = lambda n, r: None) -> dict[str, np.ndarray]:
+        """Train ``members`` in chunks of ``train.max_members``; return their metrics as numpy arrays.
+
+        ``on_chunk(n_done, results_so_far)`` is called after each chunk."""
+        members = self.with_effective_lr(members)
+        chunk = min(self.values["train.max_members"], len(members))
+        length = math.ceil((self.steps + 1) / self.values["train.segments"])
+        run_segment = self.segment_fn(length)
+        init = jax.jit(jax.vmap(self.init))
+        results: dict[str, list] = {}
+        for start in range(0, len(members), chunk):
+            part = members[start:start + chunk]
+            padded = part + [part[-1]] * (chunk - len(part))  # one compiled shape for every chunk
+            arrays = self.member_arrays(padded)
+            states = init(arrays)
+            buffers = self.empty_buffers(states, arrays)
+            for t0 in range(0, self.total_iterations(length), length):
+                states, buffers = run_segment(states, arrays, buffers, t0)
+                on_progress(min(length, self.steps + 1 - t0))
+            chunk_results = {k: np.moveaxis(np.asarray(v), 0, 1)[: len(part)] for k, v in buffers.items()}
+            chunk_results["diverged"] = np.asarray(states["diverged"])[: len(part)]
+            chunk_results["diverged_step"] = np.asarray(states["diverged_step"])[: len(part)]
+            chunk_results["lr_effective"] = np.asarray([m["lr_effective"] for m in part])
+            for k, v in chunk_results.items():
+                results.setdefault(k, []).append(v)
+            on_chunk(start + len(part), {k: np.concatenate(v) for k, v in results.items()})
+        return {k: np.concatenate(v) for k, v in results.items()}
+
+
+def build(values: dict[str, Any]) -> Program:
+    """The program of one group, from its config values."""
+    dtype = jnp.dtype(values["train.dtype"])
+    stream = data.stream(values, dtype)
+    rules = Parameterization(values["model.param"], values["optim.name"])
+    model = models.REGISTRY[values["model.arch"]].build(values, stream.task.out_dim, rules, dtype)
+    return Program(
+        values=values,
+        model=model,
+        stream=stream,
+        rules=rules,
+        multipliers=_lr_scale(model, stream.probe[0][:1]),
+        log_steps=log_steps(values["train.steps"], values["train.n_logs"], values["train.log_spacing"]),
+        dtype=dtype,
+    )
+
+
+def _lr_scale(model: nn.Module, x):
+    """The per-parameter lr multipliers recorded at init (Python constants, so any key will do)."""
+    return jax.jit(model.init)(jax.random.key(0), x)["lr_scale"]
