@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
 import importlib.util
 import json
 import math
@@ -271,7 +272,9 @@ def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
 def _unknown_field(path: str) -> str:
     section = path.split(".")[0]
     names = [p for p in SCHEMA if p.startswith(section + ".")] or list(SCHEMA)
-    return "a known field: " + ", ".join(names)
+    close = difflib.get_close_matches(path, list(SCHEMA), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"no such field{hint}; known fields: " + ", ".join(names)
 
 
 def check_group(values: dict[str, Any]) -> None:

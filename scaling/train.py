@@ -65,9 +65,9 @@ class Program:
     model: nn.Module
     stream: data.Stream
     rules: Parameterization
-    multipliers: Any  # the lr_scale tree, mirroring params
     log_steps: np.ndarray
     dtype: Any
+    compiled: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)  # jitted fns by key
 
     @property
     def steps(self) -> int:
@@ -76,8 +76,8 @@ class Program:
     def n_layers(self) -> int:
         return models.REGISTRY[self.values["model.arch"]].n_layers(self.values)
 
-    def optimizer(self, member):
-        return optim.optimizer(self.values["optim.name"], self.multipliers)(**optim.hyperparams(member))
+    def optimizer(self, member, lr_scale):
+        return optim.optimizer(self.values["optim.name"], lr_scale)(**optim.hyperparams(member))
 
     # ---------------------------------------------------------------- one member
     def init(self, member) -> dict:
@@ -87,7 +87,8 @@ class Program:
         state = {
             "params": params,
             "frozen": variables.get("frozen", {}),
-            "opt": self.optimizer(member).init(params),
+            "lr_scale": variables["lr_scale"],  # per-layer lr multipliers (constants of the parameterization)
+            "opt": self.optimizer(member, variables["lr_scale"]).init(params),
             "train_set": self.stream.train_set(member["data.seed"], member["data.noise"]),
             "diverged": jnp.array(False),
             "diverged_step": jnp.array(-1, jnp.int32),
@@ -116,7 +117,8 @@ class Program:
             return loss_fn(self.values["train.loss"], f, y)
 
         batch_loss, grads = jax.value_and_grad(objective)(state["params"])
-        updates, opt_state = self.optimizer(member).update(grads, state["opt"], state["params"])
+        optimizer = self.optimizer(member, state["lr_scale"])
+        updates, opt_state = optimizer.update(grads, state["opt"], state["params"])
         new = {**state, "params": optax.apply_updates(state["params"], updates), "opt": opt_state}
         return new, batch_loss
 
@@ -131,8 +133,19 @@ class Program:
         return metrics
 
     # ---------------------------------------------------------------- a chunk of members
+    def init_fn(self) -> Callable:
+        """jit(vmap(init)), compiled once per program."""
+        if "init" not in self.compiled:
+            self.compiled["init"] = jax.jit(jax.vmap(self.init))
+        return self.compiled["init"]
+
     def segment_fn(self, length: int) -> Callable:
         """jit(scan(vmap(step))) over ``length`` steps from ``t0``; the chunk's compiled program."""
+        if ("segment", length) not in self.compiled:
+            self.compiled[("segment", length)] = self._segment_fn(length)
+        return self.compiled[("segment", length)]
+
+    def _segment_fn(self, length: int) -> Callable:
         steps, max_loss = self.steps, self.values["train.max_loss"]
         log_index = np.full(self.total_iterations(length), -1, np.int32)
         log_index[self.log_steps] = np.arange(len(self.log_steps))
@@ -199,7 +212,7 @@ class Program:
         chunk = min(self.values["train.max_members"], len(members))
         length = math.ceil((self.steps + 1) / self.values["train.segments"])
         run_segment = self.segment_fn(length)
-        init = jax.jit(jax.vmap(self.init))
+        init = self.init_fn()
         results: dict[str, list] = {}
         for start in range(0, len(members), chunk):
             part = members[start:start + chunk]
@@ -220,6 +233,13 @@ class Program:
         return {k: np.concatenate(v) for k, v in results.items()}
 
 
+def member_fields() -> list[str]:
+    """The vmapped config fields: the values every member carries."""
+    from scaling.config import SCHEMA
+
+    return [p for p, f in SCHEMA.items() if f.vmapped]
+
+
 def build(values: dict[str, Any]) -> Program:
     """The program of one group, from its config values."""
     dtype = jnp.dtype(values["train.dtype"])
@@ -231,12 +251,7 @@ def build(values: dict[str, Any]) -> Program:
         model=model,
         stream=stream,
         rules=rules,
-        multipliers=_lr_scale(model, stream.probe[0][:1]),
         log_steps=log_steps(values["train.steps"], values["train.n_logs"], values["train.log_spacing"]),
         dtype=dtype,
     )
 
-
-def _lr_scale(model: nn.Module, x):
-    """The per-parameter lr multipliers recorded at init (Python constants, so any key will do)."""
-    return jax.jit(model.init)(jax.random.key(0), x)["lr_scale"]

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 
 from scaling.sweep import DATA_TAG, member_keys
 
-TEACHER_TAG, TEST_TAG, PROBE_TAG, TRAIN_SET_TAG = 0, 1, 2, -1
+TEACHER_TAG, TEST_TAG, PROBE_TAG = 0, 1, 2
 
 
 class Task(Protocol):
@@ -72,12 +72,13 @@ class Stream:
         """A member's fixed training set (None when online)."""
         if self.n_train is None:
             return None
-        key = jax.random.fold_in(member_keys(data_seed, DATA_TAG), TRAIN_SET_TAG)
+        key, _ = jax.random.split(member_keys(data_seed, DATA_TAG))
         return _labelled(self.task, self.teacher, key, self.n_train, noise)
 
     def batch(self, data_seed, noise, step, train_set):
         """The batch a member trains on at ``step``."""
-        key = jax.random.fold_in(member_keys(data_seed, DATA_TAG), step)
+        _, batches = jax.random.split(member_keys(data_seed, DATA_TAG))
+        key = jax.random.fold_in(batches, step)
         if train_set is None:
             return _labelled(self.task, self.teacher, key, self.batch_size, noise)
         if self.batch_size == self.n_train:

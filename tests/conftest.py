@@ -1,0 +1,53 @@
+import os
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import pytest  # noqa: E402
+
+from scaling import config as config_lib  # noqa: E402
+
+TINY_CONFIG = '''
+import ml_collections
+
+def get_config():
+    c = ml_collections.ConfigDict()
+    c.model = dict(arch="mlp", depth=3, width=16, param="mup")
+    c.data = dict(task="powerlaw", dim=8, batch_size=16, n_test=64, n_probe=8)
+    c.optim = dict(name="sgd", lr=0.1)
+    c.train = dict(steps=20, n_logs=6, segments=2)
+    c.log = dict(progress=False)
+    c.sweep = dict(model=dict(width=[8, 16], gamma=[0.5, 2.0]), optim=dict(lr=[0.1, 1e5]), train=dict(seed=[0, 1]))
+    return c
+'''
+
+
+@pytest.fixture
+def tiny_config_file(tmp_path):
+    path = tmp_path / "tiny.py"
+    path.write_text(TINY_CONFIG)
+    return path
+
+
+def values(**overrides):
+    """A group's full config values: the defaults, small, with ``overrides`` ('model.width': 8, ...)."""
+    base = dict(config_lib.resolve(config_lib.defaults()).values)
+    base.update({
+        "model.width": 16, "data.dim": 8, "data.batch_size": 16, "data.n_test": 64, "data.n_probe": 8,
+        "train.steps": 20, "train.n_logs": 6, "train.segments": 2,
+    })
+    base.update(overrides)
+    return base
+
+
+def members(base, **axes):
+    """Members of ``base`` with the vmapped fields in ``axes`` (e.g. optim__lr=[...]) crossed."""
+    import itertools
+
+    fields = {k.replace("__", "."): v for k, v in axes.items()}
+    from scaling.train import member_fields
+
+    out = []
+    for combo in itertools.product(*fields.values()):
+        out.append({p: base[p] for p in member_fields()} | dict(zip(fields, combo)))
+    return out

@@ -1,0 +1,108 @@
+"""`scaling run` + `scaling.load`: the results a researcher analyses (issue 2, 11f)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import scaling
+from scaling import cli, config as config_lib, store, sweep
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from conftest import TINY_CONFIG
+
+    root = tmp_path_factory.mktemp("e2e")
+    config = root / "tiny.py"
+    config.write_text(TINY_CONFIG)
+    out = root / "out"
+    assert cli.main(["run", str(config), "--out", str(out)]) == 0
+    return config, out
+
+
+def test_run_prints_table_and_path(tiny_run, capsys):
+    config, out = tiny_run
+    assert cli.main(["run", str(config), "--out", str(out)]) == 0  # finished groups are skipped
+    printed = capsys.readouterr().out
+    assert "best lr" in printed and str(out) in printed and "diverged" in printed
+
+
+def test_load_gives_dataset_with_swept_coordinates(tiny_run):
+    _, out = tiny_run
+    ds = scaling.load(out)
+    assert set(ds.dims) == {"width", "gamma", "lr", "seed", "step", "probe"}
+    assert list(ds.width.values) == [8, 16] and list(ds.lr.values) == [0.1, 1e5]
+    assert ds.step.values[0] == 0 and ds.step.values[-1] == 20
+    for name in ("train_loss", "test_loss", "diverged", "diverged_step", "probe_pred", "probe_target", "completed"):
+        assert name in ds
+    assert ds.completed.all() and ds.attrs["incomplete_groups"] == []
+    assert ds.diverged.sel(lr=1e5).all() and not ds.diverged.sel(lr=0.1).any()
+    assert (ds.diverged_step.sel(lr=1e5) >= 0).all() and (ds.diverged_step.sel(lr=0.1) == -1).all()
+    calm = ds.test_loss.sel(lr=0.1)
+    assert np.isfinite(calm).all() and (calm.isel(step=-1) < calm.isel(step=0)).all()
+    assert ds.probe_pred.sel(lr=0.1).isel(step=0).pipe(np.abs).max() == 0  # centred at init
+    assert "mup" in ds.attrs["lr_convention"]
+    resolved = config_lib.Resolved.from_json(json.loads(ds.attrs["config"]))
+    assert resolved.values["model.param"] == "mup"
+
+
+def test_rerun_skips_finished_groups_and_refuses_a_changed_config(tiny_run, capsys):
+    config, out = tiny_run
+    files = sorted((out / "groups").iterdir())
+    before = [f.stat().st_mtime_ns for f in files]
+    assert cli.main(["run", str(config), "--out", str(out)]) == 0
+    assert [f.stat().st_mtime_ns for f in files] == before
+    assert cli.main(["run", str(config), "--out", str(out), "--config.model.depth=2"]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert [f.stat().st_mtime_ns for f in files] == before
+
+
+def test_load_reports_missing_and_partial_groups(tiny_run, tmp_path):
+    _, out = tiny_run
+    copy = tmp_path / "copy"
+    os.system(f"cp -r {out} {copy}")
+    resolved = store.read_sweep(copy)
+    first, second = sweep.groups(resolved)
+    store.group_path(copy, second.id).unlink()
+    meta, arrays = store.read_group(copy, first.id)
+    half = len(first.members) // 2
+    members = first.members[:half]
+    results = {k: v[:half] for k, v in arrays.items() if not k.startswith(store.MEMBER_PREFIX)}
+    store.write_group(copy, first, members, results, {**meta, "complete": False})
+    ds = scaling.load(copy)
+    assert sorted(ds.attrs["incomplete_groups"]) == sorted([first.id, second.id])
+    assert int(ds.completed.sum()) == half
+    assert np.isnan(ds.test_loss.sel(width=16)).all()
+
+
+def test_zipped_axes_and_colliding_leaf_names(tmp_path):
+    config = {
+        "model": {"width": 8, "depth": 2},
+        "data": {"dim": 4, "n_test": 16, "n_probe": 4},
+        "train": {"steps": 4, "n_logs": 3, "segments": 1},
+        "log": {"progress": False},
+        "sweep": {
+            "model": {"width": [8, 16]}, "data": {"batch_size": [4, 8], "seed": [0, 1]}, "train": {"seed": [0, 1]},
+            "zip": [["model.width", "data.batch_size"]],
+        },
+    }
+    ds = scaling.load(scaling.run(config, tmp_path / "z"))
+    assert set(ds.dims) == {"width", "data_seed", "train_seed", "step", "probe"}
+    assert list(ds.batch_size.values) == [4, 8] and ds.batch_size.dims == ("width",)
+    assert ds.completed.all()
+
+
+def test_not_a_sweep_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a sweep directory"):
+        scaling.load(tmp_path)
+
+
+def test_out_directory_with_other_files_is_refused(tiny_config_file, tmp_path, capsys):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert cli.main(["run", str(tiny_config_file), "--out", str(out)]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]

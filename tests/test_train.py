@@ -1,0 +1,189 @@
+"""The train loop: chunking invariance, divergence isolation, common random numbers, data."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import members, values
+
+from scaling import train
+from scaling.parameterization import Parameterization
+
+
+_PROGRAMS = {}
+
+
+def _train(base, ms):
+    """Train with one Program per distinct config, so its compiled functions are reused."""
+    key = tuple(sorted(base.items()))
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = train.build(base)
+    return _PROGRAMS[key].train(ms)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 5])
+def test_member_in_a_chunk_equals_member_alone(chunk):
+    base = values(**{"train.max_members": chunk})
+    ms = members(base, optim__lr=[0.05, 0.1, 0.2], train__seed=[0, 1])
+    together = _train(base, ms)
+    for i in (0, 4):
+        alone = _train(values(**{"train.max_members": 1}), [ms[i]])  # compiled once for all chunk sizes
+        for key in ("train_loss", "test_loss", "probe_pred"):
+            np.testing.assert_allclose(together[key][i], alone[key][0], rtol=1e-5, atol=1e-7)
+
+
+def test_keys_come_from_values_not_positions():
+    base = values()
+    both = _train(base, members(base, train__seed=[0, 1], data__seed=[3, 4]))
+    last = _train(base, members(base, train__seed=[1], data__seed=[4]))
+    np.testing.assert_allclose(both["test_loss"][3], last["test_loss"][0], rtol=1e-5)
+
+
+def test_diverging_members_change_no_other_member():
+    base = values()
+    calm = _train(base, members(base, optim__lr=[0.05, 0.1, 0.2]))
+    wild = _train(base, members(base, optim__lr=[0.05, 0.1, 1e6]))
+    for key in ("train_loss", "test_loss", "probe_pred"):
+        np.testing.assert_array_equal(calm[key][:2], wild[key][:2])
+    assert not calm["diverged"].any()
+    assert list(wild["diverged"]) == [False, False, True]
+    step = wild["diverged_step"][2]
+    assert 0 <= step <= base["train.steps"]
+    logged = train.build(base).log_steps
+    assert np.isnan(wild["test_loss"][2][logged >= step]).all()
+    assert np.isfinite(wild["test_loss"][2][logged < step]).all()
+
+
+def test_members_differing_in_gamma_or_lr_share_init_and_batches():
+    base = values()
+    program = train.build(base)
+    ms = program.with_effective_lr(members(base, model__gamma=[0.5, 2.0], optim__lr=[0.1, 0.3]))
+    arrays = program.member_arrays(ms)
+    states = jax.vmap(program.init)(arrays)
+    for leaf in jax.tree.leaves(states["params"]):
+        assert jnp.all(leaf == leaf[:1])
+    batches = jax.vmap(lambda m: program.stream.batch(m["data.seed"], m["data.noise"], 7, None))(arrays)
+    assert jnp.all(batches[0] == batches[0][:1])
+
+
+@pytest.mark.parametrize("param", ["sp", "ntk", "mup"])
+@pytest.mark.parametrize("arch", ["mlp", "rf", "deep_linear"])
+def test_centering_gives_zero_output_at_init(param, arch):
+    base = values(**{"model.param": param, "model.arch": arch, "model.bias": arch == "mlp"})
+    program = train.build(base)
+    ms = members(base, model__gamma=[0.1, 10.0])
+    arrays = program.member_arrays(program.with_effective_lr(ms))
+    states = jax.vmap(program.init)(arrays)
+    f = jax.vmap(program.predict, in_axes=(0, 0, None))(states, arrays, program.stream.test[0])
+    assert jnp.all(f == 0)
+    uncentred = train.build({**base, "model.center": False})
+    f = jax.vmap(uncentred.predict, in_axes=(0, 0, None))(jax.vmap(uncentred.init)(arrays), arrays, program.stream.test[0])
+    assert jnp.std(f) > 0
+
+
+def test_finite_training_set_full_batch_and_minibatch():
+    base = values(**{"data.n_train": 32, "data.batch_size": 32})
+    program = train.build(base)
+    member = program.member_arrays(program.with_effective_lr(members(base)))
+    state = jax.vmap(program.init)(member)
+    one = jax.tree.map(lambda a: a[0], state["train_set"])
+    x, y = program.stream.batch(0, 0.0, 5, one)
+    np.testing.assert_array_equal(x, one[0])
+    mini = train.build(values(**{"data.n_train": 32, "data.batch_size": 8}))
+    xb, _ = mini.stream.batch(0, 0.0, 5, one)
+    assert xb.shape == (8, 8)
+    rows = {tuple(r) for r in np.asarray(one[0]).round(6)}
+    assert all(tuple(r) in rows for r in np.asarray(xb).round(6))
+    # logged train loss is the loss on the whole training set
+    results = program.train(members(base))
+    assert np.isfinite(results["train_loss"]).all() and results["train_loss"][0, -1] < results["train_loss"][0, 0]
+
+
+def test_label_noise_enters_training_targets_not_test_targets():
+    base = values(**{"data.n_train": 64})
+    program = train.build(base)
+    clean = program.stream.train_set(0, 0.0)
+    noisy = program.stream.train_set(0, 0.5)
+    np.testing.assert_array_equal(clean[0], noisy[0])
+    assert 0.3 < float(jnp.var(noisy[1] - clean[1])) < 0.7
+    assert program.stream.test[1].shape == (64, 1)
+
+
+def test_training_reduces_loss_with_sgd_momentum_and_adam():
+    for name, lr, momentum in [("sgd", 0.2, 0.0), ("sgd", 0.1, 0.9), ("adam", 0.1, 0.0)]:
+        base = values(**{"optim.name": name, "optim.lr": lr, "optim.momentum": momentum, "train.steps": 60})
+        results = _train(base, members(base))
+        assert results["test_loss"][0, -1] < 0.5 * results["test_loss"][0, 0], name
+
+
+def test_cross_entropy_on_sign_labels_learns():
+    base = values(**{"train.loss": "xent", "optim.lr": 0.5, "train.steps": 60})
+    results = _train(base, members(base))
+    assert results["test_loss"][0, 0] == pytest.approx(np.log(2), rel=1e-5)
+    assert results["test_loss"][0, -1] < 0.9 * np.log(2)
+
+
+def test_log_steps_are_spaced_and_include_both_ends():
+    steps = train.log_steps(1000, 30, "log")
+    assert steps[0] == 0 and steps[-1] == 1000 and len(steps) <= 30 and np.all(np.diff(steps) > 0)
+    ratios = steps[-5:][1:] / steps[-5:][:-1]
+    assert np.allclose(ratios, ratios.mean(), rtol=0.05)
+    assert list(train.log_steps(10, 6, "linear")) == [0, 2, 4, 6, 8, 10]
+
+
+def test_lr_rule_scales_raw_lr_by_gamma():
+    base = values(**{"optim.lr_rule": "gamma", "model.depth": 3})
+    ms = train.build(base).with_effective_lr(members(base, model__gamma=[0.1, 1.0, 8.0]))
+    np.testing.assert_allclose([m["lr_effective"] for m in ms], [0.1 * 0.01, 0.1, 0.1 * 8 ** (2 / 3)])
+    adam = {**base, "optim.name": "adam"}
+    ms = train.build(adam).with_effective_lr(members(adam, model__gamma=[0.1, 8.0]))
+    np.testing.assert_allclose([m["lr_effective"] for m in ms], [0.1 * 0.1, 0.1 * 8 ** (1 / 3)])
+
+
+def test_parameterization_rules():
+    mup = Parameterization("mup", "sgd")
+    assert dataclasses.astuple(mup.layer("input", 10, 64)) == pytest.approx((1.0, 10**-0.5, 64))
+    assert mup.layer("hidden", 64, 64).mult == pytest.approx(1 / 8) and mup.layer("hidden", 64, 64).lr == 64
+    assert mup.layer("readout", 64, 1).mult == pytest.approx(1 / 64)
+    adam = Parameterization("mup", "adam")
+    assert adam.layer("hidden", 64, 64).lr == pytest.approx(1 / 8) and adam.layer("readout", 64, 1).lr == 1
+    ntk = Parameterization("ntk", "sgd").layer("hidden", 64, 64)
+    assert dataclasses.astuple(ntk) == (1.0, 1 / 8, 1.0)
+    sp = Parameterization("sp", "sgd").layer("hidden", 64, 64)
+    assert dataclasses.astuple(sp) == (1 / 8, 1.0, 1.0)
+
+
+def test_mean_field_output_at_init_shrinks_with_width_ntk_does_not():
+    def output_std(param, width):
+        base = values(**{"model.param": param, "model.width": width, "model.center": False, "data.n_test": 256})
+        program = train.build(base)
+        arrays = program.member_arrays(program.with_effective_lr(members(base, train__seed=list(range(8)))))
+        f = jax.vmap(program.predict, in_axes=(0, 0, None))(jax.vmap(program.init)(arrays), arrays, program.stream.test[0])
+        return float(jnp.std(f))
+
+    assert output_std("mup", 1024) / output_std("mup", 64) == pytest.approx(0.25, rel=0.3)
+    assert output_std("ntk", 1024) / output_std("ntk", 64) == pytest.approx(1.0, rel=0.3)
+
+
+def test_float64_on_request(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, jax; from scaling import train; from tests_float64_helper import run; run()"
+    )
+    helper = tmp_path / "tests_float64_helper.py"
+    helper.write_text(
+        "import jax\njax.config.update('jax_enable_x64', True)\n"
+        "import sys; sys.path.insert(0, %r)\n"
+        "from conftest import values, members\nfrom scaling import train\n"
+        "def run():\n"
+        "    base = values(**{'train.dtype': 'float64'})\n"
+        "    r = train.build(base).train(members(base))\n"
+        "    assert r['test_loss'].dtype == 'float64', r['test_loss'].dtype\n"
+        "    print('ok')\n" % str(__import__('pathlib').Path(__file__).parent)
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]
