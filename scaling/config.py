@@ -150,7 +150,7 @@ SCHEMA: dict[str, Field] = {
     "train.seed": Field(int, 0, vmapped=True, check=_nonneg, rule=">= 0"),
     "train.loss": Field(str, "mse", choices=("mse", "xent")),
     "train.dtype": Field(str, "float32", choices=("float32", "float64")),
-    "train.max_members": Field(int, 256, check=_at_least(1), rule=">= 1"),
+    "train.max_members": Field(int, None, optional=True, check=_at_least(1), rule=">= 1 (None = automatic)"),
     "train.n_logs": Field(int, 30, check=_at_least(2), rule=">= 2"),
     "train.log_spacing": Field(str, "log", choices=("log", "linear")),
     "train.max_loss": Field(float, 1e4, check=_positive, rule="> 0 (a member whose loss passes it diverged)"),

@@ -69,7 +69,7 @@ def _run_group(out: Path, group: sweep.Group, bar) -> None:
     members, started = group.members, time.time()
     steps_task = None
     if bar:
-        n_chunks = -(-len(members) // group.values["train.max_members"])
+        n_chunks = -(-len(members) // program.chunk_size())
         steps_task = bar.add_task(f"  {group.id} steps", total=n_chunks * (program.steps + 1))
     probe_target = np.asarray(program.stream.probe[1])
     meta = {

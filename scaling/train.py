@@ -48,6 +48,25 @@ def loss_fn(kind: str, f, y):
     return jnp.mean(optax.softmax_cross_entropy(f, y))
 
 
+MAX_CHUNK = 4096  # members per compiled call when train.max_members is None
+CPU_UNBATCHED_WIDTH = 512
+
+
+def over_members(fn: Callable, in_axes: tuple) -> Callable:
+    """``vmap(fn)`` over the leading member axis; a chunk of one member runs unbatched
+    (same numbers; on CPU a batched matmul of batch 1 is markedly slower than a plain one)."""
+    batched = jax.vmap(fn, in_axes=in_axes)
+
+    def run(*args):
+        n_members = jax.tree.leaves([a for a, axis in zip(args, in_axes) if axis == 0])[0].shape[0]
+        if n_members > 1:
+            return batched(*args)
+        single = [jax.tree.map(lambda a: a[0], a) if axis == 0 else a for a, axis in zip(args, in_axes)]
+        return jax.tree.map(lambda a: a[None], fn(*single))
+
+    return run
+
+
 def _select(mask, new, old):
     """Per member: ``new`` where mask else ``old`` (mask has the leading member axis)."""
 
@@ -93,24 +112,47 @@ class Program:
             "diverged": jnp.array(False),
             "diverged_step": jnp.array(-1, jnp.int32),
         }
-        if self.values["model.center"]:
+        if self.values["model.center"]:  # f(theta_0) on the fixed inputs, computed once
             state["params0"] = params
+            state["f0"] = {name: self.apply(params, state, x) for name, x in self.fixed_inputs(state).items()}
         return state
+
+    def fixed_inputs(self, state) -> dict:
+        """The inputs a member is evaluated on at every log step."""
+        inputs = {"test": self.stream.test[0], "probe": self.stream.probe[0]}
+        if state["train_set"] is not None:
+            inputs["train"] = state["train_set"][0]
+        return inputs
 
     def apply(self, params, state, x):
         return self.model.apply({"params": params, "frozen": state["frozen"]}, x)
 
-    def predict(self, state, member, x):
-        f0 = self.apply(state["params0"], state, x) if self.values["model.center"] else 0.0
-        return output(self.apply(state["params"], state, x), f0, member["model.gamma"])
+    def f0(self, state, x):
+        """The output at initialization that centring subtracts (0 when not centred)."""
+        return self.apply(state["params0"], state, x) if self.values["model.center"] else 0.0
 
-    def loss(self, state, member, x, y):
-        return loss_fn(self.values["train.loss"], self.predict(state, member, x), y)
+    def predict(self, state, member, x):
+        return output(self.apply(state["params"], state, x), self.f0(state, x), member["model.gamma"])
+
+    def predict_fixed(self, state, member, name: str):
+        """``predict`` on one of ``fixed_inputs``, with its cached f(theta_0)."""
+        f0 = state["f0"][name] if self.values["model.center"] else 0.0
+        return output(self.apply(state["params"], state, self.fixed_inputs(state)[name]), f0, member["model.gamma"])
+
+    def batch(self, state, member, t):
+        """The member's batch at step t and f(theta_0) on it."""
+        if state["train_set"] is None:
+            x, y = self.stream.batch(member["data.seed"], member["data.noise"], t)
+            return x, y, self.f0(state, x)
+        (x, y), f0 = state["train_set"], state["f0"]["train"] if self.values["model.center"] else 0.0
+        index = self.stream.batch_index(member["data.seed"], t)
+        if index is None:
+            return x, y, f0
+        return x[index], y[index], f0[index] if self.values["model.center"] else f0
 
     def step(self, state, member, t):
         """One optimizer step; returns the new state and the batch loss before it."""
-        x, y = self.stream.batch(member["data.seed"], member["data.noise"], t, state["train_set"])
-        f0 = self.apply(state["params0"], state, x) if self.values["model.center"] else 0.0
+        x, y, f0 = self.batch(state, member, t)
 
         def objective(params):
             f = output(self.apply(params, state, x), f0, member["model.gamma"])
@@ -124,12 +166,14 @@ class Program:
 
     def evaluate(self, state, member, batch_loss):
         """Metrics at a log step: test loss, train loss (full set if finite) and probe predictions."""
-        metrics = {
-            "test_loss": self.loss(state, member, *self.stream.test),
-            "train_loss": batch_loss if state["train_set"] is None else self.loss(state, member, *state["train_set"]),
-        }
+        kind = self.values["train.loss"]
+        metrics = {"test_loss": loss_fn(kind, self.predict_fixed(state, member, "test"), self.stream.test[1])}
+        if state["train_set"] is None:
+            metrics["train_loss"] = batch_loss
+        else:
+            metrics["train_loss"] = loss_fn(kind, self.predict_fixed(state, member, "train"), state["train_set"][1])
         if self.values["measure.predictions"]:
-            metrics["probe_pred"] = self.predict(state, member, self.stream.probe[0])
+            metrics["probe_pred"] = self.predict_fixed(state, member, "probe")
         return metrics
 
     # ---------------------------------------------------------------- a chunk of members
@@ -150,8 +194,8 @@ class Program:
         log_index = np.full(self.total_iterations(length), -1, np.int32)
         log_index[self.log_steps] = np.arange(len(self.log_steps))
         log_index = jnp.asarray(log_index)
-        vstep = jax.vmap(self.step, in_axes=(0, 0, None))
-        vevaluate = jax.vmap(self.evaluate)
+        vstep = over_members(self.step, in_axes=(0, 0, None))
+        vevaluate = over_members(self.evaluate, in_axes=(0, 0, 0))
 
         def body(carry, t):
             states, members, buffers = carry
@@ -159,7 +203,8 @@ class Program:
             bad = ~jnp.isfinite(batch_loss) | (batch_loss > max_loss)
             newly = (t <= steps) & ~states["diverged"] & bad
             diverged = states["diverged"] | newly
-            new = _select((t < steps) & ~diverged, new, states)
+            trained = {k: new[k] for k in ("params", "opt")}  # nothing else changes in a step
+            new = {**states, **_select((t < steps) & ~diverged, trained, {k: states[k] for k in trained})}
             new["diverged"] = diverged
             new["diverged_step"] = jnp.where(newly, t, states["diverged_step"]).astype(jnp.int32)
 
@@ -180,6 +225,15 @@ class Program:
             return states, buffers
 
         return run_segment
+
+    def chunk_size(self) -> int:
+        """``train.max_members``, or when None: every member at once, except one at a time on CPU
+        at width >= 512, where XLA's batched matmuls run at about half the speed of single ones
+        (benchmarks/throughput.py measures both)."""
+        if self.values["train.max_members"] is not None:
+            return self.values["train.max_members"]
+        wide = self.values["model.width"] >= CPU_UNBATCHED_WIDTH and jax.default_backend() == "cpu"
+        return 1 if wide else MAX_CHUNK
 
     def total_iterations(self, length: int) -> int:
         """Steps 0..steps (the last only evaluates), padded to whole segments."""
@@ -209,7 +263,7 @@ class Program:
 
         ``on_chunk(n_done, results_so_far)`` is called after each chunk."""
         members = self.with_effective_lr(members)
-        chunk = min(self.values["train.max_members"], len(members))
+        chunk = min(self.chunk_size(), len(members))
         length = math.ceil((self.steps + 1) / self.values["train.segments"])
         run_segment = self.segment_fn(length)
         init = self.init_fn()

@@ -64,7 +64,7 @@ def test_members_differing_in_gamma_or_lr_share_init_and_batches():
     states = jax.vmap(program.init)(arrays)
     for leaf in jax.tree.leaves(states["params"]):
         assert jnp.all(leaf == leaf[:1])
-    batches = jax.vmap(lambda m: program.stream.batch(m["data.seed"], m["data.noise"], 7, None))(arrays)
+    batches = jax.vmap(lambda m: program.stream.batch(m["data.seed"], m["data.noise"], 7))(arrays)
     assert jnp.all(batches[0] == batches[0][:1])
 
 
@@ -88,13 +88,16 @@ def test_finite_training_set_full_batch_and_minibatch():
     program = train.build(base)
     member = program.member_arrays(program.with_effective_lr(members(base)))
     state = jax.vmap(program.init)(member)
-    one = jax.tree.map(lambda a: a[0], state["train_set"])
-    x, y = program.stream.batch(0, 0.0, 5, one)
-    np.testing.assert_array_equal(x, one[0])
+    one = jax.tree.map(lambda a: a[0], state)
+    member_one = jax.tree.map(lambda a: a[0], member)
+    x, y, f0 = program.batch(one, member_one, 5)
+    np.testing.assert_array_equal(x, one["train_set"][0])
+    np.testing.assert_array_equal(f0, program.f0(one, x))  # the cached f(theta_0) of the training set
     mini = train.build(values(**{"data.n_train": 32, "data.batch_size": 8}))
-    xb, _ = mini.stream.batch(0, 0.0, 5, one)
-    assert xb.shape == (8, 8)
-    rows = {tuple(r) for r in np.asarray(one[0]).round(6)}
+    xb, yb, f0b = mini.batch(one, member_one, 5)
+    assert xb.shape == (8, 8) and yb.shape == (8, 1)
+    np.testing.assert_allclose(f0b, program.f0(one, xb), rtol=1e-6)
+    rows = {tuple(r) for r in np.asarray(one["train_set"][0]).round(6)}
     assert all(tuple(r) in rows for r in np.asarray(xb).round(6))
     # logged train loss is the loss on the whole training set
     results = program.train(members(base))
@@ -187,3 +190,11 @@ def test_float64_on_request(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("n_train,batch_size", [(None, 16), (32, 8), (32, 32)])
+def test_uncentred_networks_train_online_and_on_fixed_sets(n_train, batch_size):
+    base = values(**{"model.center": False, "data.n_train": n_train, "data.batch_size": batch_size,
+                     "train.steps": 40, "optim.lr": 0.2})
+    results = _train(base, members(base))
+    assert results["test_loss"][0, -1] < results["test_loss"][0, 0]

@@ -75,16 +75,17 @@ class Stream:
         key, _ = jax.random.split(member_keys(data_seed, DATA_TAG))
         return _labelled(self.task, self.teacher, key, self.n_train, noise)
 
-    def batch(self, data_seed, noise, step, train_set):
-        """The batch a member trains on at ``step``."""
+    def batch(self, data_seed, noise, step):
+        """An online member's fresh batch at ``step``."""
         _, batches = jax.random.split(member_keys(data_seed, DATA_TAG))
-        key = jax.random.fold_in(batches, step)
-        if train_set is None:
-            return _labelled(self.task, self.teacher, key, self.batch_size, noise)
+        return _labelled(self.task, self.teacher, jax.random.fold_in(batches, step), self.batch_size, noise)
+
+    def batch_index(self, data_seed, step):
+        """Rows of a member's fixed training set used at ``step`` (None: the full batch)."""
         if self.batch_size == self.n_train:
-            return train_set
-        index = jax.random.choice(key, self.n_train, (self.batch_size,), replace=False)
-        return jax.tree.map(lambda a: a[index], train_set)
+            return None
+        _, batches = jax.random.split(member_keys(data_seed, DATA_TAG))
+        return jax.random.choice(jax.random.fold_in(batches, step), self.n_train, (self.batch_size,), replace=False)
 
 
 def stream(values: dict[str, Any], dtype) -> Stream:
