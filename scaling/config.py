@@ -19,7 +19,6 @@ import ast
 import dataclasses
 import difflib
 import importlib.util
-import json
 import math
 from pathlib import Path
 from typing import Any, Callable
@@ -217,18 +216,13 @@ class Resolved:
             axes=[(tuple(a["fields"]), [tuple(p) for p in a["points"]]) for a in blob["axes"]],
         )
 
-    def config_dict(self) -> ml_collections.ConfigDict:
-        tree: dict = {s: {} for s in SECTIONS}
-        for path, value in self.values.items():
-            section, name = path.split(".")
-            tree[section][name] = value
-        return ml_collections.ConfigDict(tree)
-
 
 def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
     """Validate a user config against the schema; raise ConfigError on the first problem."""
     tree = config.to_dict() if isinstance(config, ml_collections.ConfigDict) else dict(config)
     sweep = tree.pop("sweep", {}) or {}
+    if not isinstance(sweep, dict):
+        raise ConfigError("sweep", sweep, "a section mirroring the config, each leaf a list of values")
     values = {path: field.default for path, field in SCHEMA.items()}
     for section, body in tree.items():
         if section not in SECTIONS:
@@ -329,6 +323,3 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]
         node[parts[-1]] = parse_value(text)
     return tree
 
-
-def dumps(resolved: Resolved) -> str:
-    return json.dumps(resolved.to_json(), indent=1, sort_keys=True)

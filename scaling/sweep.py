@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
-import json
 from typing import Any
 
 import jax
@@ -71,11 +70,6 @@ def groups(resolved: Resolved) -> list[Group]:
         static_point = {p: v for p, v in point.items() if not SCHEMA[p].vmapped}
         out.append(Group(id=_slug(point, names), values=values, point=static_point, members=members))
     return out
-
-
-def member_id(member: dict[str, Any]) -> str:
-    """A stable id from a member's values (independent of its position in the sweep)."""
-    return hashlib.sha1(json.dumps(member, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def stack(members: list[dict[str, Any]], dtype) -> dict[str, np.ndarray]:

@@ -22,6 +22,7 @@ import optax
 from flax import linen as nn
 
 from scaling import data, models, optim
+from scaling.config import SCHEMA
 from scaling.parameterization import Parameterization, lr_factor, output
 from scaling.sweep import INIT_TAG, member_keys, stack
 
@@ -289,8 +290,6 @@ class Program:
 
 def member_fields() -> list[str]:
     """The vmapped config fields: the values every member carries."""
-    from scaling.config import SCHEMA
-
     return [p for p, f in SCHEMA.items() if f.vmapped]
 
 

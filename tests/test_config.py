@@ -88,3 +88,19 @@ def test_resolved_config_round_trips_through_json():
     resolved = config_lib.resolve({"sweep": {"model": {"width": [8, 16]}, "optim": {"lr": [0.1, 1.0]}}})
     again = config_lib.Resolved.from_json(resolved.to_json())
     assert again == resolved
+
+
+def test_readme_example_config_is_valid(tmp_path):
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    example = readme.split("```python\n")[1].split("```")[0]
+    path = tmp_path / "example.py"
+    path.write_text(example)
+    resolved = config_lib.resolve(config_lib.load_file(path))
+    assert {fields[0] for fields, _ in resolved.axes} == {"model.width", "model.gamma", "optim.lr", "train.seed"}
+
+
+def test_sweep_must_be_a_section():
+    with pytest.raises(config_lib.ConfigError, match="sweep"):
+        config_lib.resolve({"sweep": [1, 2]})
