@@ -128,10 +128,11 @@ def warm_up(program: train.Program, members: list[dict]) -> float:
     members = members[: program.chunk_size()]  # one chunk compiles everything train() uses
     length = math.ceil((program.steps + 1) / program.values["train.segments"])
     start = time.perf_counter()
-    arrays = program.member_arrays(program.with_effective_lr(members))
+    members = program.with_effective_lr(members)
+    arrays = program.member_arrays(members)
     states = program.init_fn()(arrays)
     buffers = program.empty_buffers(states, arrays)
-    jax.block_until_ready(program.segment_fn(length)(states, arrays, buffers, 0))
+    jax.block_until_ready(program.chunk_segment_fn(members, length)(states, arrays, buffers, 0))
     return time.perf_counter() - start
 
 

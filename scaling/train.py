@@ -151,9 +151,14 @@ class Program:
             return x, y, f0
         return x[index], y[index], f0[index] if self.values["model.center"] else f0
 
-    def step(self, state, member, t):
-        """One optimizer step; returns the new state and the batch loss before it."""
-        x, y, f0 = self.batch(state, member, t)
+    def step(self, state, member, t, shared_batch=None):
+        """One optimizer step; returns the new state and the batch loss before it.
+
+        ``shared_batch``: an online batch drawn once for members that share their data fields."""
+        if shared_batch is None:
+            x, y, f0 = self.batch(state, member, t)
+        else:
+            (x, y), f0 = shared_batch, self.f0(state, shared_batch[0])
 
         def objective(params):
             f = output(self.apply(params, state, x), f0, member["model.gamma"])
@@ -184,23 +189,35 @@ class Program:
             self.compiled["init"] = jax.jit(jax.vmap(self.init))
         return self.compiled["init"]
 
-    def segment_fn(self, length: int) -> Callable:
-        """jit(scan(vmap(step))) over ``length`` steps from ``t0``; the chunk's compiled program."""
-        if ("segment", length) not in self.compiled:
-            self.compiled[("segment", length)] = self._segment_fn(length)
-        return self.compiled[("segment", length)]
+    def segment_fn(self, length: int, shared_data: bool = False) -> Callable:
+        """jit(scan(vmap(step))) over ``length`` steps from ``t0``; the chunk's compiled program.
 
-    def _segment_fn(self, length: int) -> Callable:
+        ``shared_data``: every member of the chunk trains online on the same data seed and
+        label noise, so each batch is drawn once for all of them (same numbers, less work)."""
+        key = ("segment", length, shared_data)
+        if key not in self.compiled:
+            self.compiled[key] = self._segment_fn(length, shared_data)
+        return self.compiled[key]
+
+    def chunk_segment_fn(self, members: list[dict], length: int) -> Callable:
+        """The segment function for a chunk of ``members``."""
+        data_fields = {(m["data.seed"], m["data.noise"]) for m in members}
+        return self.segment_fn(length, shared_data=self.stream.n_train is None and len(data_fields) == 1)
+
+    def _segment_fn(self, length: int, shared_data: bool) -> Callable:
         steps, max_loss = self.steps, self.values["train.max_loss"]
         log_index = np.full(self.total_iterations(length), -1, np.int32)
         log_index[self.log_steps] = np.arange(len(self.log_steps))
         log_index = jnp.asarray(log_index)
-        vstep = over_members(self.step, in_axes=(0, 0, None))
+        vstep = over_members(self.step, in_axes=(0, 0, None, None))
         vevaluate = over_members(self.evaluate, in_axes=(0, 0, 0))
 
         def body(carry, t):
             states, members, buffers = carry
-            new, batch_loss = vstep(states, members, t)
+            shared = None
+            if shared_data:
+                shared = self.stream.batch(members["data.seed"][0], members["data.noise"][0], t)
+            new, batch_loss = vstep(states, members, t, shared)
             bad = ~jnp.isfinite(batch_loss) | (batch_loss > max_loss)
             newly = (t <= steps) & ~states["diverged"] & bad
             diverged = states["diverged"] | newly
@@ -266,13 +283,13 @@ class Program:
         members = self.with_effective_lr(members)
         chunk = min(self.chunk_size(), len(members))
         length = math.ceil((self.steps + 1) / self.values["train.segments"])
-        run_segment = self.segment_fn(length)
         init = self.init_fn()
         results: dict[str, list] = {}
         for start in range(0, len(members), chunk):
             part = members[start:start + chunk]
             padded = part + [part[-1]] * (chunk - len(part))  # one compiled shape for every chunk
             arrays = self.member_arrays(padded)
+            run_segment = self.chunk_segment_fn(padded, length)
             states = init(arrays)
             buffers = self.empty_buffers(states, arrays)
             for t0 in range(0, self.total_iterations(length), length):

@@ -41,6 +41,14 @@ def test_keys_come_from_values_not_positions():
     np.testing.assert_allclose(both["test_loss"][3], last["test_loss"][0], rtol=1e-5)
 
 
+def test_batches_drawn_once_for_members_sharing_data_equal_their_own():
+    base = values()
+    shared = _train(base, members(base, optim__lr=[0.05, 0.1]))  # one data seed: shared batches
+    own = _train(base, members(base, optim__lr=[0.05], data__seed=[0, 1]))  # two data seeds: per member
+    for key in ("train_loss", "test_loss", "probe_pred"):
+        np.testing.assert_allclose(shared[key][0], own[key][0], rtol=1e-5, atol=1e-7)
+
+
 def test_diverging_members_change_no_other_member():
     base = values()
     calm = _train(base, members(base, optim__lr=[0.05, 0.1, 0.2]))
