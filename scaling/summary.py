@@ -11,10 +11,17 @@ from rich.table import Table
 SEED_DIMS = ("seed", "train_seed", "data_seed")
 
 
+def final_test_loss(ds: xr.Dataset) -> xr.DataArray:
+    """Test loss at each member's last step (its own ``train.steps`` when that is swept)."""
+    if "steps" in ds.coords:
+        return ds.test_loss.sel(step=ds["steps"])
+    return ds.test_loss.isel(step=-1)
+
+
 def best_lr_table(ds: xr.Dataset) -> Table:
     """Per point of the non-lr, non-seed axes: the lr of lowest final test loss (mean over
     seeds, diverged members excluded) and how many members diverged."""
-    final = ds.test_loss.isel(step=-1)
+    final = final_test_loss(ds)
     seeds = [d for d in final.dims if d in SEED_DIMS]
     mean = final.mean(seeds) if seeds else final
     diverged = ds.diverged.sum(seeds) if seeds else ds.diverged.astype(int)

@@ -106,3 +106,19 @@ def test_out_directory_with_other_files_is_refused(tiny_config_file, tmp_path, c
     assert cli.main(["run", str(tiny_config_file), "--out", str(out)]) == 2
     assert "--out" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_summary_reads_each_group_at_its_own_last_step(tmp_path):
+    from scaling import summary
+
+    config = {
+        "model": {"width": 8, "depth": 2},
+        "data": {"dim": 4, "n_test": 16, "n_probe": 4, "batch_size": 4},
+        "train": {"n_logs": 3, "segments": 1},
+        "log": {"progress": False},
+        "sweep": {"train": {"steps": [4, 8]}, "optim": {"lr": [0.1, 0.2]}},
+    }
+    ds = scaling.load(scaling.run(config, tmp_path / "s"))
+    final = summary.final_test_loss(ds)
+    assert np.isfinite(final).all()
+    assert float(final.sel(steps=4, lr=0.1)) == float(ds.test_loss.sel(steps=4, lr=0.1, step=4))
