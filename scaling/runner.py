@@ -52,6 +52,8 @@ def run(config, out: str | Path, overrides: dict[str, str] | None = None, progre
     groups = sweep.groups(resolved)
     prepare_dir(out, resolved)
     if any(g.values["train.dtype"] == "float64" for g in groups):
+        # float64 needs x64 for the whole process; every array is created with an explicit
+        # dtype, so float32 groups of the same sweep stay float32.
         jax.config.update("jax_enable_x64", True)
     show = resolved.values["log.progress"] if progress is None else progress
     with _progress(show) as bar:
