@@ -44,7 +44,9 @@ def _cmd_run(args, extra) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scaling", description="Width x gamma x learning-rate sweeps in JAX.")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run (or resume) a sweep", epilog=f"overrides: {USAGE_OVERRIDE}")
+    run = commands.add_parser(
+        "run", help="run a sweep (groups already finished are skipped)", epilog=f"overrides: {USAGE_OVERRIDE}"
+    )
     run.add_argument("config", help="a Python file defining get_config()")
     run.add_argument("--out", help="sweep directory (default: runs/<config name>)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
