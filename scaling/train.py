@@ -135,17 +135,21 @@ class Program:
     def predict(self, state, member, x):
         return output(self.apply(state["params"], state, x), self.f0(state, x), member["model.gamma"])
 
+    def fixed_f0(self, state, name: str):
+        """The cached f(theta_0) on one of ``fixed_inputs`` (0 when not centred)."""
+        return state["f0"][name] if self.values["model.center"] else 0.0
+
     def predict_fixed(self, state, member, name: str):
         """``predict`` on one of ``fixed_inputs``, with its cached f(theta_0)."""
-        f0 = state["f0"][name] if self.values["model.center"] else 0.0
-        return output(self.apply(state["params"], state, self.fixed_inputs(state)[name]), f0, member["model.gamma"])
+        x = self.fixed_inputs(state)[name]
+        return output(self.apply(state["params"], state, x), self.fixed_f0(state, name), member["model.gamma"])
 
     def batch(self, state, member, t):
         """The member's batch at step t and f(theta_0) on it."""
         if state["train_set"] is None:
             x, y = self.stream.batch(member["data.seed"], member["data.noise"], t)
             return x, y, self.f0(state, x)
-        (x, y), f0 = state["train_set"], state["f0"]["train"] if self.values["model.center"] else 0.0
+        (x, y), f0 = state["train_set"], self.fixed_f0(state, "train")
         index = self.stream.batch_index(member["data.seed"], t)
         if index is None:
             return x, y, f0

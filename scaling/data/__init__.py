@@ -57,6 +57,11 @@ def _labelled(task: Task, teacher, key, n: int, noise):
     return x, y + jnp.sqrt(noise).astype(y.dtype) * jax.random.normal(ke, y.shape, y.dtype)
 
 
+def _member_streams(data_seed):
+    """A member's two data keys: its fixed training set, and the root its batches fold steps into."""
+    return jax.random.split(member_keys(data_seed, DATA_TAG))
+
+
 @dataclasses.dataclass(frozen=True)
 class Stream:
     """The data of one group: fixed sets plus per-member training data."""
@@ -72,20 +77,19 @@ class Stream:
         """A member's fixed training set (None when online)."""
         if self.n_train is None:
             return None
-        key, _ = jax.random.split(member_keys(data_seed, DATA_TAG))
-        return _labelled(self.task, self.teacher, key, self.n_train, noise)
+        return _labelled(self.task, self.teacher, _member_streams(data_seed)[0], self.n_train, noise)
 
     def batch(self, data_seed, noise, step):
         """An online member's fresh batch at ``step``."""
-        _, batches = jax.random.split(member_keys(data_seed, DATA_TAG))
-        return _labelled(self.task, self.teacher, jax.random.fold_in(batches, step), self.batch_size, noise)
+        key = jax.random.fold_in(_member_streams(data_seed)[1], step)
+        return _labelled(self.task, self.teacher, key, self.batch_size, noise)
 
     def batch_index(self, data_seed, step):
         """Rows of a member's fixed training set used at ``step`` (None: the full batch)."""
         if self.batch_size == self.n_train:
             return None
-        _, batches = jax.random.split(member_keys(data_seed, DATA_TAG))
-        return jax.random.choice(jax.random.fold_in(batches, step), self.n_train, (self.batch_size,), replace=False)
+        key = jax.random.fold_in(_member_streams(data_seed)[1], step)
+        return jax.random.choice(key, self.n_train, (self.batch_size,), replace=False)
 
 
 def stream(values: dict[str, Any], dtype) -> Stream:

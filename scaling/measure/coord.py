@@ -26,7 +26,7 @@ def coord_check(values: dict[str, Any], widths: list[int], steps: int = 3) -> di
         program = train.build({**values, "model.width": width})
         member = {p: values[p] for p in train.member_fields()}
         members = program.member_arrays(program.with_effective_lr([member]))
-        state = jax.vmap(program.init)(members)
+        state = program.init_fn()(members)
         features0 = _features(program, state)
         step = jax.jit(jax.vmap(program.step, in_axes=(0, 0, None)))
         for t in range(steps):
