@@ -81,6 +81,25 @@ class Field:
         return value
 
 
+class StepsField(Field):
+    """A measurement's schedule: every k steps (an int k >= 1), the listed steps (a list of
+    ints >= 0), or None for ``n_logs`` log-spaced steps from the field named alongside."""
+
+    def __init__(self):
+        super().__init__(type=int, default=None, optional=True)
+
+    def allowed(self) -> str:
+        return "an integer >= 1 (every k steps), a non-empty list of steps >= 0, or None (log-spaced)"
+
+    def coerce(self, path: str, value: Any) -> Any:
+        is_int = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+        if value is None or (is_int(value) and value >= 1):
+            return value
+        if isinstance(value, (list, tuple)) and value and all(is_int(v) and v >= 0 for v in value):
+            return sorted(set(value))
+        raise ConfigError(path, value, self.allowed())
+
+
 def _positive(x):
     return x > 0
 
@@ -154,8 +173,19 @@ SCHEMA: dict[str, Field] = {
     "train.log_spacing": Field(str, "log", choices=("log", "linear")),
     "train.max_loss": Field(float, 1e4, check=_positive, rule="> 0 (a member whose loss passes it diverged)"),
     "train.segments": Field(int, 10, check=_at_least(1), rule=">= 1 (host syncs per chunk)"),
-    # measure
+    # measure: each measurement on the probe set, on or off, with its own schedule
     "measure.predictions": Field(bool, True),
+    "measure.predictions_every": StepsField(),
+    "measure.predictions_n_logs": Field(int, 16, check=_at_least(2), rule=">= 2"),
+    "measure.ntk": Field(bool, True),
+    "measure.ntk_every": StepsField(),
+    "measure.ntk_n_logs": Field(int, 6, check=_at_least(2), rule=">= 2"),
+    "measure.ntk_outputs": Field(str, "trace", choices=("trace", "full")),
+    "measure.ntk_top_k": Field(int, None, optional=True, check=_at_least(1), rule=">= 1 (None = every eigenvalue)"),
+    "measure.ntk_kernels": Field(bool, True),
+    "measure.features": Field(bool, True),
+    "measure.features_every": StepsField(),
+    "measure.features_n_logs": Field(int, 12, check=_at_least(2), rule=">= 2"),
     # log
     "log.progress": Field(bool, True),
 }
@@ -252,7 +282,7 @@ def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
         axes.append((tuple(group), list(zip(*(swept[p] for p in group)))))
     for path, vals in swept.items():
         if path not in used:
-            if len(set(vals)) != len(vals):
+            if any(vals.count(v) > 1 for v in vals):
                 raise ConfigError("sweep." + path, vals, "a list without repeated values")
             axes.append(((path,), [(v,) for v in vals]))
     resolved = Resolved(values=values, axes=axes)
@@ -278,6 +308,13 @@ def check_group(values: dict[str, Any]) -> None:
     n_train, batch = values["data.n_train"], values["data.batch_size"]
     if n_train is not None and batch > n_train:
         raise ConfigError("data.batch_size", batch, f"<= data.n_train ({n_train})")
+    for name in ("predictions", "ntk", "features"):
+        path = f"measure.{name}_every"
+        if isinstance(values[path], list) and max(values[path]) > values["train.steps"]:
+            raise ConfigError(path, values[path], f"steps <= train.steps ({values['train.steps']})")
+    top_k = values["measure.ntk_top_k"]
+    if top_k is not None and 5 * top_k >= values["data.n_probe"]:
+        raise ConfigError("measure.ntk_top_k", top_k, f"< data.n_probe / 5 ({values['data.n_probe']} probe points)")
     models.REGISTRY[values["model.arch"]].check(values)
     data.REGISTRY[values["data.task"]].check(values)
 

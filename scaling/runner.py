@@ -14,8 +14,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from scaling import config as config_lib
 from scaling import store, sweep, train
 
-PER_STEP = ("train_loss", "test_loss", "probe_pred")
-
 
 def resolve(config, overrides: dict[str, str] | None = None) -> config_lib.Resolved:
     """A config file path, ConfigDict or dict plus ``--config.*`` overrides -> validated config."""
@@ -76,16 +74,14 @@ def _run_group(out: Path, group: sweep.Group, bar) -> None:
     probe_target = np.asarray(program.stream.probe[1])
     meta = {
         "values": group.values,
-        "steps": program.log_steps.tolist(),
-        "per_step": list(PER_STEP),
-        "trailing_dims": {"probe_pred": ["probe"] if probe_target.shape[-1] == 1 else ["probe", "output"]},
+        "coords": {train.STEP_COORDS[name]: steps.tolist() for name, steps in program.schedules().items()}
+        | program.labels(),
+        "dims": program.result_dims(),
         "probe_target": probe_target[:, 0].tolist() if probe_target.shape[-1] == 1 else probe_target.tolist(),
         "lr_convention": program.rules.describe() + f"; lr_rule = {group.values['optim.lr_rule']!r}",
     }
 
     def on_chunk(n_done: int, results: dict) -> None:
-        if "probe_pred" in results and probe_target.shape[-1] == 1:
-            results = {**results, "probe_pred": results["probe_pred"][..., 0]}
         done = {"complete": n_done == len(members), "elapsed_s": time.time() - started}
         store.write_group(out, group, members[:n_done], results, meta | done)
 

@@ -72,13 +72,27 @@ def group_done(out: Path, group_id: str) -> bool:
     return found is not None and found[0].get("complete", False)
 
 
+def _union_coords(metas: list[dict]) -> dict[str, list]:
+    """Each indexed coordinate (step, ntk_step, ..., param, feature) over all groups:
+    steps sorted, names in order of first appearance."""
+    coords: dict[str, list] = {}
+    for meta in metas:
+        for name, values in meta["coords"].items():
+            known = coords.setdefault(name, [])
+            known.extend(v for v in values if v not in known)
+    return {name: sorted(v) if all(isinstance(x, int) for x in v) else v for name, v in coords.items()}
+
+
 def load(out: str | Path) -> xr.Dataset:
-    """The sweep's results as a Dataset with one dimension per swept axis plus ``step``.
+    """The sweep's results as a Dataset with one dimension per swept axis plus each metric's own.
 
     Axis dimensions are named by the swept fields' leaf names (``width``, ``gamma``,
     ``lr``, ``seed``; the full path with '_' where two leaves collide); fields zipped
-    into one axis are extra coordinates along it.  Members not run yet are NaN, with
-    ``completed`` False; ``ds.attrs["incomplete_groups"]`` lists the unfinished groups.
+    into one axis are extra coordinates along it.  Each measurement has its own step
+    coordinate (``step`` for losses, ``pred_step``, ``ntk_step``, ``feature_step``), and
+    ``param`` / ``feature`` name the layers of the feature-learning signals.  Members not
+    run yet are NaN, with ``completed`` False; ``ds.attrs["incomplete_groups"]`` lists the
+    unfinished groups.
     """
     out = Path(out)
     if not (out / SWEEP_FILE).exists():
@@ -90,11 +104,19 @@ def load(out: str | Path) -> xr.Dataset:
     shape = [len(points) for _, points in axes]
     found = {g.id: read_group(out, g.id) for g in sweep_lib.groups(resolved)}
     found = {k: v for k, v in found.items() if v is not None}
-    steps = sorted({int(s) for meta, _ in found.values() for s in meta["steps"]})
-    step_index = {s: i for i, s in enumerate(steps)}
+    indexed = _union_coords([meta for meta, _ in found.values()])
+    position = {name: {v: i for i, v in enumerate(values)} for name, values in indexed.items()}
+
+    metric_dims: dict[str, list[str]] = {}
+    sizes: dict[tuple[str, str], int] = {}  # positional dimensions: the largest size in any group
+    for meta, arrays in found.values():
+        for name, value in arrays.items():
+            if not name.startswith(MEMBER_PREFIX):
+                metric_dims[name] = meta["dims"].get(name, [])
+                for d, n in zip(metric_dims[name], value.shape[1:]):
+                    sizes[name, d] = max(sizes.get((name, d), 0), n)
 
     variables: dict[str, np.ndarray] = {}
-    extra_dims: dict[str, tuple[str, ...]] = {}
     completed = np.zeros(shape, bool)
     incomplete = []
     for group_id, (meta, arrays) in found.items():
@@ -102,31 +124,28 @@ def load(out: str | Path) -> xr.Dataset:
             incomplete.append(group_id)
         columns = {k[len(MEMBER_PREFIX):]: v for k, v in arrays.items() if k.startswith(MEMBER_PREFIX)}
         group_values = {**resolved.values, **meta["point"]}
-        cols = [step_index[int(s)] for s in meta["steps"]]
-        for i in range(len(next(iter(columns.values())))):
-            member = {**group_values, **{p: v[i].item() for p, v in columns.items()}}
-            index = tuple(points.index(tuple(member[f] for f in fields)) for fields, points in axes)
-            completed[index] = True
-            for name, value in arrays.items():
-                if name.startswith(MEMBER_PREFIX):
-                    continue
-                per_step = name in meta["per_step"]
-                trailing = value.shape[2:] if per_step else value.shape[1:]
-                if name not in variables:
-                    fill = {"i": -1, "b": False}.get(value.dtype.kind, np.nan)
-                    full = shape + ([len(steps)] if per_step else []) + list(trailing)
-                    variables[name] = np.full(full, fill, value.dtype)
-                    extra_dims[name] = (("step",) if per_step else ()) + tuple(meta["trailing_dims"].get(name, ()))
-                if per_step:
-                    variables[name][index][cols] = value[i]
-                else:
-                    variables[name][index] = value[i]
+        for name, value in arrays.items():
+            if name.startswith(MEMBER_PREFIX):
+                continue
+            if name not in variables:
+                fill = {"i": -1, "b": False}.get(value.dtype.kind, np.nan)
+                full = shape + [len(indexed[d]) if d in indexed else sizes[name, d] for d in metric_dims[name]]
+                variables[name] = np.full(full, fill, value.dtype)
+            at = np.ix_(*[
+                [position[d][v] for v in meta["coords"][d]] if d in indexed else range(n)
+                for d, n in zip(metric_dims[name], value.shape[1:])
+            ])
+            for i in range(len(value)):
+                member = {**group_values, **{p: v[i].item() for p, v in columns.items()}}
+                index = tuple(points.index(tuple(member[f] for f in fields)) for fields, points in axes)
+                completed[index] = True
+                variables[name][index + at] = value[i]
 
-    coords: dict[str, Any] = {"step": steps}
+    coords: dict[str, Any] = dict(indexed)
     for (fields, points), dim in zip(axes, dims):
         for j, field in enumerate(fields):
             coords[names[field]] = (dim, [p[j] for p in points])
-    data_vars = {name: (dims + list(extra_dims[name]), value) for name, value in variables.items()}
+    data_vars = {name: (dims + metric_dims[name], value) for name, value in variables.items()}
     data_vars["completed"] = (dims, completed)
     probe_targets = [meta["probe_target"] for meta, _ in found.values() if "probe_target" in meta]
     if probe_targets:

@@ -20,9 +20,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import linen as nn
+from flax import traverse_util
 
 from scaling import data, models, optim
 from scaling.config import SCHEMA
+from scaling.measure import features as features_lib
+from scaling.measure import ntk as ntk_lib
+from scaling.measure import spectrum
 from scaling.parameterization import Parameterization, lr_factor, output
 from scaling.sweep import INIT_TAG, member_keys, stack
 
@@ -35,6 +39,21 @@ def log_steps(steps: int, n_logs: int, spacing: str) -> np.ndarray:
     else:
         points = np.round(np.linspace(0, steps, n_logs))
     return np.unique(points.astype(np.int64))
+
+
+def schedule(steps: int, every, n_logs: int) -> np.ndarray:
+    """A measurement's steps: every ``every`` steps and the last, the listed steps, or
+    ``n_logs`` log-spaced steps (``every`` None)."""
+    if every is None:
+        return log_steps(steps, n_logs, "log")
+    if isinstance(every, int):
+        return np.unique(np.append(np.arange(0, steps + 1, every), steps))
+    return np.asarray(sorted(every), np.int64)
+
+
+# Each schedule's step coordinate in the results.
+STEP_COORDS = {"loss": "step", "predictions": "pred_step", "ntk": "ntk_step", "features": "feature_step"}
+NTK_MEMORY_BYTES = 2**31  # members per NTK call are chosen so one call stays below this
 
 
 def loss_fn(kind: str, f, y):
@@ -102,10 +121,11 @@ class Program:
     # ---------------------------------------------------------------- one member
     def init(self, member) -> dict:
         key = member_keys(member["train.seed"], INIT_TAG)
-        variables = self.model.init(key, self.stream.probe[0][:1])
+        variables = self.model.init(key, self.stream.probe[0][:1], mutable=["params", "frozen", "lr_scale"])
         params = jax.tree.map(lambda p: p * member["model.init_scale"].astype(p.dtype), variables["params"])
         state = {
             "params": params,
+            "params0": params,
             "frozen": variables.get("frozen", {}),
             "lr_scale": variables["lr_scale"],  # per-layer lr multipliers (constants of the parameterization)
             "opt": self.optimizer(member, variables["lr_scale"]).init(params),
@@ -114,9 +134,15 @@ class Program:
             "diverged_step": jnp.array(-1, jnp.int32),
         }
         if self.values["model.center"]:  # f(theta_0) on the fixed inputs, computed once
-            state["params0"] = params
             state["f0"] = {name: self.apply(params, state, x) for name, x in self.fixed_inputs(state).items()}
+        if self.values["measure.features"]:
+            state["features0"] = features_lib.probe_features(self.model, self.variables(state), self.stream.probe[0])
+        if self.values["measure.ntk"]:
+            state["ntk0"] = self.ntk(state, member)["ntk"]
         return state
+
+    def variables(self, state) -> dict:
+        return {"params": state["params"], "frozen": state["frozen"]}
 
     def fixed_inputs(self, state) -> dict:
         """The inputs a member is evaluated on at every log step."""
@@ -175,22 +201,122 @@ class Program:
         return new, batch_loss
 
     def evaluate(self, state, member, batch_loss):
-        """Metrics at a log step: test loss, train loss (full set if finite) and probe predictions."""
+        """Test loss and train loss (on the full training set when there is one)."""
         kind = self.values["train.loss"]
         metrics = {"test_loss": loss_fn(kind, self.predict_fixed(state, member, "test"), self.stream.test[1])}
         if state["train_set"] is None:
             metrics["train_loss"] = batch_loss
         else:
             metrics["train_loss"] = loss_fn(kind, self.predict_fixed(state, member, "train"), state["train_set"][1])
-        if self.values["measure.predictions"]:
-            metrics["probe_pred"] = self.predict_fixed(state, member, "probe")
+        return metrics
+
+    def predictions(self, state, member):
+        return {"probe_pred": self.squeeze_outputs(self.predict_fixed(state, member, "probe"))}
+
+    def squeeze_outputs(self, array):
+        """Drop the output axes of a single-output task: (P, 1) -> (P,), (P, 1, P, 1) -> (P, P)."""
+        if self.stream.task.out_dim > 1:
+            return array
+        return array[:, 0, :, 0] if array.ndim == 4 else array[:, 0]
+
+    def ntk(self, state, member) -> dict:
+        """The NTK and the learning-rate-weighted NTK of the output on the probe set."""
+        full = self.values["measure.ntk_outputs"] == "full"
+        leaves = ntk_lib.leaf_kernels(self.model, self.variables(state), self.stream.probe[0], full)
+        lr = {path: member["lr_effective"] * scale for path, scale in flatten(state["lr_scale"]).items()}
+        kernels = ntk_lib.kernels(leaves, lr, member["model.gamma"])
+        return jax.tree.map(self.squeeze_outputs, kernels) if full else kernels
+
+    def ntk_metrics(self, state, member) -> dict:
+        """Spectrum, target power, alignment and distance from the initial kernel (and the kernels)."""
+        kernels, target, top_k = self.ntk(state, member), self.stream.probe[1], self.values["measure.ntk_top_k"]
+        eigenvalues, power = spectrum.eigen(kernels["ntk"], target, top_k)
+        metrics = {
+            "ntk_eigenvalues": eigenvalues,
+            "ntk_target_power": power,
+            "ntk_lr_eigenvalues": spectrum.eigen(kernels["ntk_lr"], target, top_k)[0],
+            "ntk_alignment": spectrum.alignment(kernels["ntk"], target),
+            "ntk_alignment_centered": spectrum.alignment(kernels["ntk"], target, centered=True),
+            "ntk_distance": spectrum.cosine_distance(kernels["ntk"], state["ntk0"]),
+        }
+        return metrics | kernels if self.values["measure.ntk_kernels"] else metrics
+
+    def feature_metrics(self, state, member) -> dict:
+        """Relative weight change per parameter; RMS, change and target alignment per feature."""
+        labels = self.labels()
+        features = features_lib.probe_features(self.model, self.variables(state), self.stream.probe[0])
+        signals = features_lib.signals(features, state["features0"], self.stream.probe[1])
+        change = features_lib.relative_change(state["params"], state["params0"])
+        metrics = {"weight_change": jnp.stack([change[path] for path in labels["param"]])}
+        for name in ("rms", "update_rms", "alignment") if labels["feature"] else ():
+            metrics[f"feature_{name}"] = jnp.stack([signals[f][name] for f in labels["feature"]])
         return metrics
 
     # ---------------------------------------------------------------- a chunk of members
+    def schedules(self) -> dict[str, np.ndarray]:
+        """The steps of each measurement that is on: losses at the log steps, the others at their own."""
+        out = {"loss": self.log_steps}
+        for name in ("predictions", "ntk", "features"):
+            if self.values[f"measure.{name}"]:
+                every, n_logs = self.values[f"measure.{name}_every"], self.values[f"measure.{name}_n_logs"]
+                out[name] = schedule(self.steps, every, n_logs)
+        return out
+
+    def labels(self) -> dict[str, list[str]]:
+        """Names along the ``param`` (trained leaves) and ``feature`` (sown features) dimensions."""
+        if "labels" not in self.compiled:
+            init = functools.partial(self.model.init, mutable=["params", "frozen", "lr_scale", "features"])
+            shapes = jax.eval_shape(init, jax.random.key(0), self.stream.probe[0][:1])
+            self.compiled["labels"] = {"param": list(flatten(shapes["params"])),
+                                       "feature": list(flatten(shapes.get("features", {})))}
+        return self.compiled["labels"]
+
+    def recorders(self) -> dict[str, Callable]:
+        """Per schedule, ``(states, members, batch_loss) -> metrics`` over a chunk of members."""
+        out = {"loss": over_members(self.evaluate, in_axes=(0, 0, 0))}
+        per_member = {"predictions": self.predictions, "ntk": self.ntk_metrics, "features": self.feature_metrics}
+        for name in self.schedules():
+            if name == "ntk":  # in blocks of members, to bound the kernels' memory
+                out[name] = lambda states, members, _: jax.lax.map(
+                    lambda sm: self.ntk_metrics(*sm), (states, members),
+                    batch_size=self.ntk_block(members["train.seed"].shape[0]))
+            elif name != "loss":
+                out[name] = functools.partial(lambda fn, states, members, _: fn(states, members),
+                                              over_members(per_member[name], in_axes=(0, 0)))
+        return out
+
+    def ntk_block(self, n_members: int) -> int:
+        """Members per NTK call: as many as keep its kernels and layer factors under NTK_MEMORY_BYTES."""
+        n_outputs, n_probe = self.stream.task.out_dim, self.values["data.n_probe"]
+        n = n_probe * (n_outputs if self.values["measure.ntk_outputs"] == "full" else 1)
+        n_leaves, width = len(self.labels()["param"]), self.values["model.width"]
+        per_member = self.dtype.itemsize * (n * n * (n_leaves + 8) + 4 * n_outputs * n_probe * width * n_leaves)
+        return int(max(1, min(n_members, NTK_MEMORY_BYTES // per_member)))
+
+    def result_dims(self) -> dict[str, list[str]]:
+        """Each metric's dimensions after the member axis; output dimensions of size 1 are dropped."""
+        outputs = ["output"] if self.stream.task.out_dim > 1 else []
+        kernel = (["probe"] + outputs + ["probe2"] + [d + "2" for d in outputs]
+                  if self.values["measure.ntk_outputs"] == "full" else ["probe", "probe2"])
+        trailing = {
+            "train_loss": [], "test_loss": [], "probe_pred": ["probe"] + outputs, "ntk": kernel, "ntk_lr": kernel,
+            "ntk_eigenvalues": ["eigen"], "ntk_lr_eigenvalues": ["eigen"], "ntk_target_power": ["eigen"],
+            "ntk_alignment": [], "ntk_alignment_centered": [], "ntk_distance": [], "weight_change": ["param"],
+            "feature_rms": ["feature"], "feature_update_rms": ["feature"], "feature_alignment": ["feature"],
+        }
+        shapes = self.metric_shapes(1)
+        return {name: [STEP_COORDS[schedule_name]] + trailing[name]
+                for schedule_name, metrics in shapes.items() for name in metrics}
+
     def init_fn(self) -> Callable:
-        """jit(vmap(init)), compiled once per program."""
+        """jit(vmap(init)), compiled once per program (the initial NTK in blocks of members)."""
         if "init" not in self.compiled:
-            self.compiled["init"] = jax.jit(jax.vmap(self.init))
+            if self.values["measure.ntk"]:
+                self.compiled["init"] = jax.jit(
+                    lambda members: jax.lax.map(self.init, members, batch_size=self.ntk_block(
+                        members["train.seed"].shape[0])))
+            else:
+                self.compiled["init"] = jax.jit(jax.vmap(self.init))
         return self.compiled["init"]
 
     def segment_fn(self, length: int, shared_data: bool = False) -> Callable:
@@ -210,11 +336,13 @@ class Program:
 
     def _segment_fn(self, length: int, shared_data: bool) -> Callable:
         steps, max_loss = self.steps, self.values["train.max_loss"]
-        log_index = np.full(self.total_iterations(length), -1, np.int32)
-        log_index[self.log_steps] = np.arange(len(self.log_steps))
-        log_index = jnp.asarray(log_index)
+        tables = {}
+        for name, at in self.schedules().items():
+            table = np.full(self.total_iterations(length), -1, np.int32)
+            table[at] = np.arange(len(at))
+            tables[name] = jnp.asarray(table)
+        recorders = self.recorders()
         vstep = over_members(self.step, in_axes=(0, 0, None, None))
-        vevaluate = over_members(self.evaluate, in_axes=(0, 0, 0))
 
         def body(carry, t):
             states, members, buffers = carry
@@ -230,15 +358,16 @@ class Program:
             new["diverged"] = diverged
             new["diverged_step"] = jnp.where(newly, t, states["diverged_step"]).astype(jnp.int32)
 
-            def record(buffers):
-                metrics = vevaluate(states, members, batch_loss)
-                index = log_index[t]
-                return {
-                    k: buffers[k].at[index].set(_select(diverged, jnp.full_like(v, jnp.nan), v))
-                    for k, v in metrics.items()
-                }
+            def record(name, buffer):
+                metrics = recorders[name](states, members, batch_loss)
+                index = tables[name][t]
+                return {k: buffer[k].at[index].set(_select(diverged, jnp.full_like(v, jnp.nan), v))
+                        for k, v in metrics.items()}
 
-            buffers = jax.lax.cond(log_index[t] >= 0, record, lambda b: b, buffers)
+            buffers = {
+                name: jax.lax.cond(tables[name][t] >= 0, functools.partial(record, name), lambda b: b, buffer)
+                for name, buffer in buffers.items()
+            }
             return (new, members, buffers), None
 
         @functools.partial(jax.jit, donate_argnums=(0, 2))
@@ -261,13 +390,19 @@ class Program:
         """Steps 0..steps (the last only evaluates), padded to whole segments."""
         return length * math.ceil((self.steps + 1) / length)
 
-    def empty_buffers(self, states, members) -> dict:
-        """NaN-filled metric buffers, (log steps, members, ...)."""
-        n_members = members["train.seed"].shape[0]
-        shapes = jax.eval_shape(
-            jax.vmap(self.evaluate), states, members, jax.ShapeDtypeStruct((n_members,), self.dtype)
-        )
-        return {k: jnp.full((len(self.log_steps),) + s.shape, jnp.nan, s.dtype) for k, s in shapes.items()}
+    def metric_shapes(self, n_members: int) -> dict[str, dict[str, jax.ShapeDtypeStruct]]:
+        """Per schedule, the shapes of its metrics for a chunk of ``n_members``."""
+        members = {p: jax.ShapeDtypeStruct((n_members,), jnp.int32 if SCHEMA[p].type is int else self.dtype)
+                   for p in member_fields()} | {"lr_effective": jax.ShapeDtypeStruct((n_members,), self.dtype)}
+        states = jax.eval_shape(jax.vmap(self.init), members)
+        loss = jax.ShapeDtypeStruct((n_members,), self.dtype)
+        return {name: jax.eval_shape(fn, states, members, loss) for name, fn in self.recorders().items()}
+
+    def empty_buffers(self, n_members: int) -> dict:
+        """NaN-filled metric buffers per schedule, (its steps, members, ...)."""
+        schedules = self.schedules()
+        return {name: {k: jnp.full((len(schedules[name]),) + s.shape, jnp.nan, s.dtype) for k, s in metrics.items()}
+                for name, metrics in self.metric_shapes(n_members).items()}
 
     def member_arrays(self, members: list[dict]) -> dict:
         arrays = stack(members, self.dtype)
@@ -295,11 +430,12 @@ class Program:
             arrays = self.member_arrays(padded)
             run_segment = self.chunk_segment_fn(padded, length)
             states = init(arrays)
-            buffers = self.empty_buffers(states, arrays)
+            buffers = self.empty_buffers(chunk)
             for t0 in range(0, self.total_iterations(length), length):
                 states, buffers = run_segment(states, arrays, buffers, t0)
                 on_progress(min(length, self.steps + 1 - t0))
-            chunk_results = {k: np.moveaxis(np.asarray(v), 0, 1)[: len(part)] for k, v in buffers.items()}
+            chunk_results = {k: np.moveaxis(np.asarray(v), 0, 1)[: len(part)]
+                             for metrics in buffers.values() for k, v in metrics.items()}
             chunk_results["diverged"] = np.asarray(states["diverged"])[: len(part)]
             chunk_results["diverged_step"] = np.asarray(states["diverged_step"])[: len(part)]
             chunk_results["lr_effective"] = np.asarray([m["lr_effective"] for m in part])
@@ -307,6 +443,11 @@ class Program:
                 results.setdefault(k, []).append(v)
             on_chunk(start + len(part), {k: np.concatenate(v) for k, v in results.items()})
         return {k: np.concatenate(v) for k, v in results.items()}
+
+
+def flatten(tree) -> dict[str, Any]:
+    """A nested dict of arrays by '/'-joined path, in the tree's order."""
+    return traverse_util.flatten_dict(tree, sep="/")
 
 
 def member_fields() -> list[str]:

@@ -32,7 +32,8 @@ def test_run_prints_table_and_path(tiny_run, capsys):
 def test_load_gives_dataset_with_swept_coordinates(tiny_run):
     _, out = tiny_run
     ds = scaling.load(out)
-    assert set(ds.dims) == {"width", "gamma", "lr", "seed", "step", "probe"}
+    assert set(ds.dims) == {"width", "gamma", "lr", "seed", "step", "probe", "pred_step", "ntk_step", "feature_step",
+                            "probe2", "eigen", "param", "feature"}
     assert list(ds.width.values) == [8, 16] and list(ds.lr.values) == [0.1, 1e5]
     assert ds.step.values[0] == 0 and ds.step.values[-1] == 20
     for name in ("train_loss", "test_loss", "diverged", "diverged_step", "probe_pred", "probe_target", "completed"):
@@ -42,8 +43,14 @@ def test_load_gives_dataset_with_swept_coordinates(tiny_run):
     assert (ds.diverged_step.sel(lr=1e5) >= 0).all() and (ds.diverged_step.sel(lr=0.1) == -1).all()
     calm = ds.test_loss.sel(lr=0.1)
     assert np.isfinite(calm).all() and (calm.isel(step=-1) < calm.isel(step=0)).all()
-    assert ds.probe_pred.sel(lr=0.1).isel(step=0).pipe(np.abs).max() == 0  # centred at init
+    assert ds.probe_pred.sel(lr=0.1).isel(pred_step=0).pipe(np.abs).max() == 0  # centred at init
     assert "mup" in ds.attrs["lr_convention"]
+    assert list(ds.param.values) == ["layer0/w", "layer1/w", "readout/w"] and list(ds.feature.values) == ["h0", "h1"]
+    assert ds.ntk.dims[-3:] == ("ntk_step", "probe", "probe2") and ds.ntk_eigenvalues.sizes["eigen"] == 8
+    calm = ds.sel(lr=0.1)
+    assert (abs(calm.ntk_distance.isel(ntk_step=0)) < 1e-6).all() and (calm.weight_change.isel(feature_step=0) == 0).all()
+    assert (calm.ntk_distance.isel(ntk_step=-1) > 0).all() and (calm.weight_change.isel(feature_step=-1) > 0).all()
+    assert np.isnan(ds.ntk_alignment.sel(lr=1e5).isel(ntk_step=-1)).all()  # diverged members are NaN
     resolved = config_lib.Resolved.from_json(json.loads(ds.attrs["config"]))
     assert resolved.values["model.param"] == "mup"
 
@@ -89,7 +96,7 @@ def test_zipped_axes_and_colliding_leaf_names(tmp_path):
         },
     }
     ds = scaling.load(scaling.run(config, tmp_path / "z"))
-    assert set(ds.dims) == {"width", "data_seed", "train_seed", "step", "probe"}
+    assert {"width", "data_seed", "train_seed"} <= set(ds.dims) and "batch_size" not in ds.dims
     assert list(ds.batch_size.values) == [4, 8] and ds.batch_size.dims == ("width",)
     assert ds.completed.all()
 
