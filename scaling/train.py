@@ -48,7 +48,7 @@ def schedule(steps: int, every, n_logs: int) -> np.ndarray:
         return log_steps(steps, n_logs, "log")
     if isinstance(every, int):
         return np.unique(np.append(np.arange(0, steps + 1, every), steps))
-    return np.asarray(sorted(every), np.int64)
+    return np.unique(np.asarray(every, np.int64))
 
 
 # Each schedule's step coordinate in the results.

@@ -34,6 +34,12 @@ BAD = [
     ({"sweep.zip": "[['model.width', 'optim.lr']]", "sweep.optim.lr": "[0.1]"}, "sweep.zip", "model.width"),
     ({"data.task": "gegenbauer", "data.dim": "2"}, "data.dim", "2"),
     ({"sweep.model.width": "[8, 0]"}, "sweep.model.width", "0"),
+    ({"measure.ntk_every": "0"}, "measure.ntk_every", "0"),
+    ({"measure.ntk_every": "[0, -5]"}, "measure.ntk_every", "-5"),
+    ({"measure.features_every": "[0, 21]"}, "measure.features_every", "21"),
+    ({"measure.ntk_top_k": "2"}, "measure.ntk_top_k", "2"),
+    ({"measure.ntk_outputs": "diagonal"}, "measure.ntk_outputs", "diagonal"),
+    ({"measure.predictions_n_logs": "1"}, "measure.predictions_n_logs", "1"),
 ]
 
 
@@ -47,6 +53,16 @@ def test_bad_config_is_refused_before_any_compute(tiny_config_file, tmp_path, ca
     assert err.startswith("scaling: config error: "), err
     assert field in err and value in err and "allowed" in err, err
     assert not out.exists()
+
+
+def test_measurement_schedules():
+    from scaling.train import schedule
+
+    assert list(schedule(20, 8, 5)) == [0, 8, 16, 20]
+    assert list(schedule(20, [5, 0, 5], 5)) == [0, 5]
+    assert list(schedule(1000, None, 6)) == [0, 1, 6, 32, 178, 1000]
+    resolved = config_lib.resolve({"measure": {"ntk_every": (10, 0)}})
+    assert resolved.values["measure.ntk_every"] == [0, 10]
 
 
 def test_bad_config_exit_status_and_no_traceback(tiny_config_file, tmp_path):

@@ -7,13 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 from scaling import train
-
-
-def _rms(x) -> float:
-    return float(jnp.sqrt(jnp.mean(jnp.square(x))))
+from scaling.measure.features import probe_features, rms
 
 
 def coord_check(values: dict[str, Any], widths: list[int], steps: int = 3) -> dict[int, dict[str, dict[str, float]]]:
@@ -23,7 +19,7 @@ def coord_check(values: dict[str, Any], widths: list[int], steps: int = 3) -> di
     Features are the ones models ``sow`` into the ``features`` collection, on the probe set."""
     out = {}
     for width in widths:
-        program = train.build({**values, "model.width": width})
+        program = train.build({**values, "model.width": width, "measure.ntk": False})
         member = {p: values[p] for p in train.member_fields()}
         members = program.member_arrays(program.with_effective_lr([member]))
         state = program.init_fn()(members)
@@ -33,15 +29,11 @@ def coord_check(values: dict[str, Any], widths: list[int], steps: int = 3) -> di
             state, _ = step(state, members, t)
         features = _features(program, state)
         out[width] = {
-            name: {"rms": _rms(features0[name]), "update": _rms(features[name] - features0[name])}
+            name: {"rms": float(rms(features0[name])), "update": float(rms(features[name] - features0[name]))}
             for name in features0
         }
     return out
 
 
 def _features(program: train.Program, state) -> dict[str, jax.Array]:
-    single = jax.tree.map(lambda a: a[0], state)
-    _, captured = program.model.apply(
-        {"params": single["params"], "frozen": single["frozen"]}, program.stream.probe[0], mutable=["features"]
-    )
-    return {name: value[0] for name, value in captured["features"].items()}
+    return probe_features(program.model, program.variables(jax.tree.map(lambda a: a[0], state)), program.stream.probe[0])

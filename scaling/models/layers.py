@@ -46,5 +46,5 @@ class Dense(nn.Module):
         return self.perturb("out", y)
 
     def _record_lr(self, name: str, lr: float) -> None:
-        if self.is_initializing():
+        if self.is_mutable_collection("lr_scale"):
             self.variable("lr_scale", name, lambda: jnp.asarray(lr, self.dtype))
