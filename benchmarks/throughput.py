@@ -121,18 +121,17 @@ def matmul_peak(dtype: str, n: int = 2048, repeats: int = 10) -> float:
 
 
 def warm_up(program: train.Program, members: list[dict]) -> float:
-    """Compile the program's init and segment functions (cached on the program) by running one segment.
-
-    ``Program`` keeps its jitted ``init_fn`` and ``segment_fn`` for its lifetime, so a later
-    ``train`` on the same shapes reuses them; returns the seconds this took (compile + one segment)."""
+    """Compile the program's init, measurement and advance functions (cached on the program) by
+    calling each once on one chunk; a later ``train`` on the same shapes reuses them.  Returns
+    the seconds this took (compile + one step)."""
     members = members[: program.chunk_size()]  # one chunk compiles everything train() uses
-    length = math.ceil((program.steps + 1) / program.values["train.segments"])
     start = time.perf_counter()
     members = program.with_effective_lr(members)
     arrays = program.member_arrays(members)
     states = program.init_fn()(arrays)
-    buffers = program.empty_buffers(states, arrays)
-    jax.block_until_ready(program.chunk_segment_fn(members, length)(states, arrays, buffers, 0))
+    for name in program.schedules():
+        jax.block_until_ready(program.measure_fn(name)(states, arrays, 0))
+    jax.block_until_ready(program.chunk_advance_fn(members)(states, arrays, 0, 1))
     return time.perf_counter() - start
 
 

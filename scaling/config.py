@@ -172,7 +172,7 @@ SCHEMA: dict[str, Field] = {
     "train.n_logs": Field(int, 30, check=_at_least(2), rule=">= 2"),
     "train.log_spacing": Field(str, "log", choices=("log", "linear")),
     "train.max_loss": Field(float, 1e4, check=_positive, rule="> 0 (a member whose loss passes it diverged)"),
-    "train.segments": Field(int, 10, check=_at_least(1), rule=">= 1 (host syncs per chunk)"),
+    "train.segments": Field(int, 10, check=_at_least(1), rule=">= 1 (progress stops per chunk, besides the measurements' steps)"),
     # measure: each measurement on the probe set, on or off, with its own schedule
     "measure.predictions": Field(bool, True),
     "measure.predictions_every": StepsField(),

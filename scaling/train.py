@@ -1,11 +1,12 @@
-"""The train loop of one group: ``jit(scan(vmap(step)))`` over members.
+"""The train loop of one group: ``jit(fori_loop(vmap(step)))`` over members.
 
 A member's step is a pure function of (member state, member hyperparameters, step).
-All members of a chunk advance together under ``vmap``; ``lax.scan`` runs the steps
-between host syncs, and test loss / probe predictions are recorded at the log steps
-inside the scan (a ``lax.cond`` on the step, outside the ``vmap``).  A member whose
-batch loss turns non-finite or exceeds ``train.max_loss`` is frozen from that step on
-and flagged with it; the others are untouched.
+All members of a chunk advance together under ``vmap``; a ``fori_loop`` runs the steps
+between the host's stops, which are the steps where some measurement is scheduled (and
+``train.segments`` stops for progress).  At a stop each due measurement is one jitted call
+over the chunk, its results copied to the host, where the NTK's spectrum is computed.  A
+member whose batch loss turns non-finite or exceeds ``train.max_loss`` is frozen from that
+step on and flagged with it; the others are untouched.
 """
 
 from __future__ import annotations
@@ -137,8 +138,6 @@ class Program:
             state["f0"] = {name: self.apply(params, state, x) for name, x in self.fixed_inputs(state).items()}
         if self.values["measure.features"]:
             state["features0"] = features_lib.probe_features(self.model, self.variables(state), self.stream.probe[0])
-        if self.values["measure.ntk"]:
-            state["ntk0"] = self.ntk(state, member)["ntk"]
         return state
 
     def variables(self, state) -> dict:
@@ -181,31 +180,35 @@ class Program:
             return x, y, f0
         return x[index], y[index], f0[index] if self.values["model.center"] else f0
 
+    def objective(self, params, state, member, batch):
+        """The batch loss of ``params`` on ``batch`` = (x, y, f0)."""
+        x, y, f0 = batch
+        return loss_fn(self.values["train.loss"], output(self.apply(params, state, x), f0, member["model.gamma"]), y)
+
     def step(self, state, member, t, shared_batch=None):
         """One optimizer step; returns the new state and the batch loss before it.
 
         ``shared_batch``: an online batch drawn once for members that share their data fields."""
         if shared_batch is None:
-            x, y, f0 = self.batch(state, member, t)
+            batch = self.batch(state, member, t)
         else:
-            (x, y), f0 = shared_batch, self.f0(state, shared_batch[0])
-
-        def objective(params):
-            f = output(self.apply(params, state, x), f0, member["model.gamma"])
-            return loss_fn(self.values["train.loss"], f, y)
-
-        batch_loss, grads = jax.value_and_grad(objective)(state["params"])
+            batch = (*shared_batch, self.f0(state, shared_batch[0]))
+        batch_loss, grads = jax.value_and_grad(self.objective)(state["params"], state, member, batch)
         optimizer = self.optimizer(member, state["lr_scale"])
         updates, opt_state = optimizer.update(grads, state["opt"], state["params"])
         new = {**state, "params": optax.apply_updates(state["params"], updates), "opt": opt_state}
         return new, batch_loss
 
-    def evaluate(self, state, member, batch_loss):
-        """Test loss and train loss (on the full training set when there is one)."""
+    def batch_loss(self, state, member, t):
+        """The loss of step t's batch before the step: what the step computes and checks."""
+        return self.objective(state["params"], state, member, self.batch(state, member, t))
+
+    def evaluate(self, state, member, t):
+        """Test loss and train loss (step t's batch online, the full training set otherwise)."""
         kind = self.values["train.loss"]
         metrics = {"test_loss": loss_fn(kind, self.predict_fixed(state, member, "test"), self.stream.test[1])}
         if state["train_set"] is None:
-            metrics["train_loss"] = batch_loss
+            metrics["train_loss"] = self.batch_loss(state, member, t)
         else:
             metrics["train_loss"] = loss_fn(kind, self.predict_fixed(state, member, "train"), state["train_set"][1])
         return metrics
@@ -227,20 +230,6 @@ class Program:
         kernels = ntk_lib.kernels(leaves, lr, member["model.gamma"])
         return jax.tree.map(self.squeeze_outputs, kernels) if full else kernels
 
-    def ntk_metrics(self, state, member) -> dict:
-        """Spectrum, target power, alignment and distance from the initial kernel (and the kernels)."""
-        kernels, target, top_k = self.ntk(state, member), self.stream.probe[1], self.values["measure.ntk_top_k"]
-        eigenvalues, power = spectrum.eigen(kernels["ntk"], target, top_k)
-        metrics = {
-            "ntk_eigenvalues": eigenvalues,
-            "ntk_target_power": power,
-            "ntk_lr_eigenvalues": spectrum.eigen(kernels["ntk_lr"], target, top_k)[0],
-            "ntk_alignment": spectrum.alignment(kernels["ntk"], target),
-            "ntk_alignment_centered": spectrum.alignment(kernels["ntk"], target, centered=True),
-            "ntk_distance": spectrum.cosine_distance(kernels["ntk"], state["ntk0"]),
-        }
-        return metrics | kernels if self.values["measure.ntk_kernels"] else metrics
-
     def feature_metrics(self, state, member) -> dict:
         """Relative weight change per parameter; RMS, change and target alignment per feature."""
         labels = self.labels()
@@ -254,13 +243,21 @@ class Program:
 
     # ---------------------------------------------------------------- a chunk of members
     def schedules(self) -> dict[str, np.ndarray]:
-        """The steps of each measurement that is on: losses at the log steps, the others at their own."""
+        """The steps of each measurement that is on: losses at the log steps, the others at their
+        own.  The NTK is always measured at step 0, the reference of ``ntk_distance``."""
         out = {"loss": self.log_steps}
         for name in ("predictions", "ntk", "features"):
             if self.values[f"measure.{name}"]:
                 every, n_logs = self.values[f"measure.{name}_every"], self.values[f"measure.{name}_n_logs"]
                 out[name] = schedule(self.steps, every, n_logs)
+        if "ntk" in out:
+            out["ntk"] = np.union1d(out["ntk"], [0])
         return out
+
+    def events(self) -> np.ndarray:
+        """Steps at which the host takes over: every measurement, and ``train.segments`` stops."""
+        stops = np.round(np.linspace(0, self.steps, self.values["train.segments"] + 1)).astype(np.int64)
+        return np.unique(np.concatenate([stops, *self.schedules().values()]))
 
     def labels(self) -> dict[str, list[str]]:
         """Names along the ``param`` (trained leaves) and ``feature`` (sown features) dimensions."""
@@ -271,111 +268,107 @@ class Program:
                                        "feature": list(flatten(shapes.get("features", {})))}
         return self.compiled["labels"]
 
-    def recorders(self) -> dict[str, Callable]:
-        """Per schedule, ``(states, members, batch_loss) -> metrics`` over a chunk of members."""
-        out = {"loss": over_members(self.evaluate, in_axes=(0, 0, 0))}
-        per_member = {"predictions": self.predictions, "ntk": self.ntk_metrics, "features": self.feature_metrics}
-        for name in self.schedules():
-            if name == "ntk":  # in blocks of members, to bound the kernels' memory
-                out[name] = lambda states, members, _: jax.lax.map(
-                    lambda sm: self.ntk_metrics(*sm), (states, members),
-                    batch_size=self.ntk_block(members["train.seed"].shape[0]))
-            elif name != "loss":
-                out[name] = functools.partial(lambda fn, states, members, _: fn(states, members),
-                                              over_members(per_member[name], in_axes=(0, 0)))
-        return out
+    def full_kernels(self) -> bool:
+        return self.values["measure.ntk_outputs"] == "full" and self.stream.task.out_dim > 1
 
     def ntk_block(self, n_members: int) -> int:
         """Members per NTK call: as many as keep its kernels and layer factors under NTK_MEMORY_BYTES."""
         n_outputs, n_probe = self.stream.task.out_dim, self.values["data.n_probe"]
-        n = n_probe * (n_outputs if self.values["measure.ntk_outputs"] == "full" else 1)
+        n = n_probe * (n_outputs if self.full_kernels() else 1)
         n_leaves, width = len(self.labels()["param"]), self.values["model.width"]
-        per_member = self.dtype.itemsize * (n * n * (n_leaves + 8) + 4 * n_outputs * n_probe * width * n_leaves)
+        per_member = self.dtype.itemsize * (n * n * (n_leaves + 4) + 4 * n_outputs * n_probe * width * n_leaves)
         return int(max(1, min(n_members, NTK_MEMORY_BYTES // per_member)))
+
+    def measure_fn(self, name: str) -> Callable:
+        """jit of ``(states, members, t) -> metrics`` of one schedule over a chunk; NaN for members
+        diverged by step t (their batch loss at t included)."""
+        key = ("measure", name)
+        if key not in self.compiled:
+            per_member = {"loss": self.evaluate, "predictions": lambda s, m, t: self.predictions(s, m),
+                          "ntk": lambda s, m, t: self.ntk(s, m), "features": lambda s, m, t: self.feature_metrics(s, m)}
+            fn, max_loss = per_member[name], self.values["train.max_loss"]
+
+            def measure(states, members, t):
+                if name == "ntk":  # in blocks of members, to bound the kernels' memory
+                    block = self.ntk_block(members["train.seed"].shape[0])
+                    metrics = jax.lax.map(lambda sm: fn(*sm, t), (states, members), batch_size=block)
+                else:
+                    metrics = over_members(fn, in_axes=(0, 0, None))(states, members, t)
+                batch_loss = over_members(self.batch_loss, in_axes=(0, 0, None))(states, members, t)
+                bad = states["diverged"] | ~jnp.isfinite(batch_loss) | (batch_loss > max_loss)
+                return _select(bad, jax.tree.map(lambda v: jnp.full_like(v, jnp.nan), metrics), metrics)
+
+            self.compiled[key] = jax.jit(measure)
+        return self.compiled[key]
+
+    def metric_names(self) -> dict[str, list[str]]:
+        """The metrics each schedule records, as stored."""
+        names = {"loss": ["train_loss", "test_loss"], "predictions": ["probe_pred"],
+                 "ntk": list(spectrum.NTK_METRICS) + (["ntk", "ntk_lr"] if self.values["measure.ntk_kernels"] else []),
+                 "features": ["weight_change"] + (["feature_rms", "feature_update_rms", "feature_alignment"]
+                                                  if self.labels()["feature"] else [])}
+        return {name: names[name] for name in self.schedules()}
 
     def result_dims(self) -> dict[str, list[str]]:
         """Each metric's dimensions after the member axis; output dimensions of size 1 are dropped."""
         outputs = ["output"] if self.stream.task.out_dim > 1 else []
-        kernel = (["probe"] + outputs + ["probe2"] + [d + "2" for d in outputs]
-                  if self.values["measure.ntk_outputs"] == "full" else ["probe", "probe2"])
+        kernel = ["probe", "output", "probe2", "output2"] if self.full_kernels() else ["probe", "probe2"]
         trailing = {
             "train_loss": [], "test_loss": [], "probe_pred": ["probe"] + outputs, "ntk": kernel, "ntk_lr": kernel,
             "ntk_eigenvalues": ["eigen"], "ntk_lr_eigenvalues": ["eigen"], "ntk_target_power": ["eigen"],
             "ntk_alignment": [], "ntk_alignment_centered": [], "ntk_distance": [], "weight_change": ["param"],
             "feature_rms": ["feature"], "feature_update_rms": ["feature"], "feature_alignment": ["feature"],
         }
-        shapes = self.metric_shapes(1)
-        return {name: [STEP_COORDS[schedule_name]] + trailing[name]
-                for schedule_name, metrics in shapes.items() for name in metrics}
+        return {metric: [STEP_COORDS[name]] + trailing[metric]
+                for name, metrics in self.metric_names().items() for metric in metrics}
 
     def init_fn(self) -> Callable:
-        """jit(vmap(init)), compiled once per program (the initial NTK in blocks of members)."""
+        """jit(vmap(init)), compiled once per program."""
         if "init" not in self.compiled:
-            if self.values["measure.ntk"]:
-                self.compiled["init"] = jax.jit(
-                    lambda members: jax.lax.map(self.init, members, batch_size=self.ntk_block(
-                        members["train.seed"].shape[0])))
-            else:
-                self.compiled["init"] = jax.jit(jax.vmap(self.init))
+            self.compiled["init"] = jax.jit(jax.vmap(self.init))
         return self.compiled["init"]
 
-    def segment_fn(self, length: int, shared_data: bool = False) -> Callable:
-        """jit(scan(vmap(step))) over ``length`` steps from ``t0``; the chunk's compiled program.
+    def advance_fn(self, shared_data: bool = False) -> Callable:
+        """jit of ``(states, members, t0, t1) -> states``: steps t0 .. t1 - 1 in one ``fori_loop``
+        over ``vmap(step)``, the chunk's compiled training program.  A member whose batch loss turns
+        non-finite or exceeds ``train.max_loss`` is frozen and flagged with that step (at step
+        ``train.steps`` the loss is only checked).
 
         ``shared_data``: every member of the chunk trains online on the same data seed and
         label noise, so each batch is drawn once for all of them (same numbers, less work)."""
-        key = ("segment", length, shared_data)
+        key = ("advance", shared_data)
         if key not in self.compiled:
-            self.compiled[key] = self._segment_fn(length, shared_data)
+            self.compiled[key] = self._advance_fn(shared_data)
         return self.compiled[key]
 
-    def chunk_segment_fn(self, members: list[dict], length: int) -> Callable:
-        """The segment function for a chunk of ``members``."""
+    def chunk_advance_fn(self, members: list[dict]) -> Callable:
+        """The advance function for a chunk of ``members``."""
         data_fields = {(m["data.seed"], m["data.noise"]) for m in members}
-        return self.segment_fn(length, shared_data=self.stream.n_train is None and len(data_fields) == 1)
+        return self.advance_fn(shared_data=self.stream.n_train is None and len(data_fields) == 1)
 
-    def _segment_fn(self, length: int, shared_data: bool) -> Callable:
+    def _advance_fn(self, shared_data: bool) -> Callable:
         steps, max_loss = self.steps, self.values["train.max_loss"]
-        tables = {}
-        for name, at in self.schedules().items():
-            table = np.full(self.total_iterations(length), -1, np.int32)
-            table[at] = np.arange(len(at))
-            tables[name] = jnp.asarray(table)
-        recorders = self.recorders()
         vstep = over_members(self.step, in_axes=(0, 0, None, None))
 
-        def body(carry, t):
-            states, members, buffers = carry
-            shared = None
-            if shared_data:
-                shared = self.stream.batch(members["data.seed"][0], members["data.noise"][0], t)
-            new, batch_loss = vstep(states, members, t, shared)
-            bad = ~jnp.isfinite(batch_loss) | (batch_loss > max_loss)
-            newly = (t <= steps) & ~states["diverged"] & bad
-            diverged = states["diverged"] | newly
-            trained = {k: new[k] for k in ("params", "opt")}  # nothing else changes in a step
-            new = {**states, **_select((t < steps) & ~diverged, trained, {k: states[k] for k in trained})}
-            new["diverged"] = diverged
-            new["diverged_step"] = jnp.where(newly, t, states["diverged_step"]).astype(jnp.int32)
+        @functools.partial(jax.jit, donate_argnums=(0,))
+        def advance(states, members, t0, t1):
+            def body(t, states):
+                shared = None
+                if shared_data:
+                    shared = self.stream.batch(members["data.seed"][0], members["data.noise"][0], t)
+                new, batch_loss = vstep(states, members, t, shared)
+                bad = ~jnp.isfinite(batch_loss) | (batch_loss > max_loss)
+                newly = ~states["diverged"] & bad
+                trained = {k: new[k] for k in ("params", "opt")}  # nothing else changes in a step
+                keep = (t < steps) & ~(states["diverged"] | bad)  # step `steps` only checks its loss
+                new = {**states, **_select(keep, trained, {k: states[k] for k in trained})}
+                new["diverged"] = states["diverged"] | bad
+                new["diverged_step"] = jnp.where(newly, t, states["diverged_step"]).astype(jnp.int32)
+                return new
 
-            def record(name, buffer):
-                metrics = recorders[name](states, members, batch_loss)
-                index = tables[name][t]
-                return {k: buffer[k].at[index].set(_select(diverged, jnp.full_like(v, jnp.nan), v))
-                        for k, v in metrics.items()}
+            return jax.lax.fori_loop(t0, t1, body, states)
 
-            buffers = {
-                name: jax.lax.cond(tables[name][t] >= 0, functools.partial(record, name), lambda b: b, buffer)
-                for name, buffer in buffers.items()
-            }
-            return (new, members, buffers), None
-
-        @functools.partial(jax.jit, donate_argnums=(0, 2))
-        def run_segment(states, members, buffers, t0):
-            (states, _, buffers), _ = jax.lax.scan(body, (states, members, buffers), t0 + jnp.arange(length))
-            return states, buffers
-
-        return run_segment
+        return advance
 
     def chunk_size(self) -> int:
         """``train.max_members``, or when None: every member at once, except one at a time on CPU
@@ -386,23 +379,28 @@ class Program:
         wide = self.values["model.width"] >= CPU_UNBATCHED_WIDTH and jax.default_backend() == "cpu"
         return 1 if wide else MAX_CHUNK
 
-    def total_iterations(self, length: int) -> int:
-        """Steps 0..steps (the last only evaluates), padded to whole segments."""
-        return length * math.ceil((self.steps + 1) / length)
+    def run_chunk(self, members: list[dict], on_progress: Callable[[int], None]) -> tuple[dict, dict]:
+        """Train one chunk from init to ``train.steps``, measuring at each schedule's steps.
 
-    def metric_shapes(self, n_members: int) -> dict[str, dict[str, jax.ShapeDtypeStruct]]:
-        """Per schedule, the shapes of its metrics for a chunk of ``n_members``."""
-        members = {p: jax.ShapeDtypeStruct((n_members,), jnp.int32 if SCHEMA[p].type is int else self.dtype)
-                   for p in member_fields()} | {"lr_effective": jax.ShapeDtypeStruct((n_members,), self.dtype)}
-        states = jax.eval_shape(jax.vmap(self.init), members)
-        loss = jax.ShapeDtypeStruct((n_members,), self.dtype)
-        return {name: jax.eval_shape(fn, states, members, loss) for name, fn in self.recorders().items()}
-
-    def empty_buffers(self, n_members: int) -> dict:
-        """NaN-filled metric buffers per schedule, (its steps, members, ...)."""
-        schedules = self.schedules()
-        return {name: {k: jnp.full((len(schedules[name]),) + s.shape, jnp.nan, s.dtype) for k, s in metrics.items()}
-                for name, metrics in self.metric_shapes(n_members).items()}
+        Returns the final states and, per schedule, its metrics stacked as (steps, members, ...)."""
+        arrays = self.member_arrays(members)
+        advance = self.chunk_advance_fn(members)
+        schedules, events = self.schedules(), self.events()
+        recorded: dict[str, list] = {name: [] for name in schedules}
+        states = self.init_fn()(arrays)
+        for t, following in zip(events, list(events[1:]) + [self.steps + 1]):
+            for name, at in schedules.items():
+                if t in at:
+                    recorded[name].append(jax.device_get(self.measure_fn(name)(states, arrays, t)))
+            states = advance(states, arrays, t, following)
+            on_progress(int(following - t))
+        stacked = {name: {k: np.stack([m[k] for m in metrics]) for k in metrics[0]} for name, metrics in recorded.items()}
+        if "ntk" in stacked:
+            kernels = stacked["ntk"]
+            kept = {k: kernels[k] for k in ("ntk", "ntk_lr")} if self.values["measure.ntk_kernels"] else {}
+            stacked["ntk"] = kept | spectrum.derived(kernels, np.asarray(self.stream.probe[1]),
+                                                     self.values["measure.ntk_top_k"], self.full_kernels())
+        return states, stacked
 
     def member_arrays(self, members: list[dict]) -> dict:
         arrays = stack(members, self.dtype)
@@ -416,26 +414,16 @@ class Program:
 
     def train(self, members: list[dict], on_progress: Callable[[int], None] = lambda n: None,
               on_chunk: Callable[[int, dict], None] = lambda n, r: None) -> dict[str, np.ndarray]:
-        """Train ``members`` in chunks of ``train.max_members``; return their metrics as numpy arrays.
-
-        ``on_chunk(n_done, results_so_far)`` is called after each chunk."""
+        """Train ``members`` in chunks of ``train.max_members``; return their metrics as numpy arrays,
+        (members, steps, ...).  ``on_chunk(n_done, results_so_far)`` is called after each chunk."""
         members = self.with_effective_lr(members)
         chunk = min(self.chunk_size(), len(members))
-        length = math.ceil((self.steps + 1) / self.values["train.segments"])
-        init = self.init_fn()
         results: dict[str, list] = {}
         for start in range(0, len(members), chunk):
             part = members[start:start + chunk]
             padded = part + [part[-1]] * (chunk - len(part))  # one compiled shape for every chunk
-            arrays = self.member_arrays(padded)
-            run_segment = self.chunk_segment_fn(padded, length)
-            states = init(arrays)
-            buffers = self.empty_buffers(chunk)
-            for t0 in range(0, self.total_iterations(length), length):
-                states, buffers = run_segment(states, arrays, buffers, t0)
-                on_progress(min(length, self.steps + 1 - t0))
-            chunk_results = {k: np.moveaxis(np.asarray(v), 0, 1)[: len(part)]
-                             for metrics in buffers.values() for k, v in metrics.items()}
+            states, stacked = self.run_chunk(padded, on_progress)
+            chunk_results = {k: np.moveaxis(v, 0, 1)[: len(part)] for metrics in stacked.values() for k, v in metrics.items()}
             chunk_results["diverged"] = np.asarray(states["diverged"])[: len(part)]
             chunk_results["diverged_step"] = np.asarray(states["diverged_step"])[: len(part)]
             chunk_results["lr_effective"] = np.asarray([m["lr_effective"] for m in part])

@@ -1,14 +1,17 @@
 """Ensembles over seeds and the distance between widths (THEORY.md §6; Vyas et al., NeurIPS 2023).
 
 A network of width N differs from the infinite-width limit by an initialization-dependent
-*variance* (∝ 1/N, removed by averaging seeds) and a *bias* of narrow width (∝ 1/N, not
-removed by ensembling).  With f_ref the ensemble mean at a reference (the widest) width,
+*variance* (∝ 1/N, removed by averaging seeds) and a *bias* of narrow width that
+ensembling does not remove.  With f_ref the ensemble mean at a reference (the widest) width,
 
     E_seeds ‖f_N − f_ref‖² = ‖E_seeds f_N − f_ref‖² + Var_seeds(f_N)
             distance       =         bias          +    variance
 
 exactly, where ‖g‖² is the mean over probe points of the sum over outputs of g², and the
-variance is the population one (ddof = 0).
+variance is the population one (ddof = 0).  Over E seeds, ``bias`` also holds the seed noise
+of both ensemble means, about (Var_N + Var_ref)/E, which falls as 1/N like the variance;
+the mean shift itself is O(1/N), so the noise-free squared bias falls faster, while the
+ensemble loss gap, linear in the shift, falls as 1/N.
 
 The functions take ``ds.probe_pred`` (dims: swept axes, ``pred_step``, ``probe`` and, for
 several outputs, ``output``) or the Dataset of ``scaling.load``, and keep every dimension
@@ -64,7 +67,7 @@ def width_distance(pred: xr.DataArray, reference: Hashable | None = None, over: 
     Returns ``distance`` = E_seeds ‖f_N − f_ref‖², ``bias`` = ‖E_seeds f_N − f_ref‖² (the
     distance of the ensemble mean) and ``variance`` = Var_seeds(f_N), with distance =
     bias + variance; f_ref is the ensemble mean at ``dim`` = ``reference`` (default: the
-    largest value), so its bias is 0.  THEORY.md §6 expects bias and variance ∝ 1/N."""
+    largest value), so its bias is 0.  Every other dimension is kept (``pred_step``, ``gamma``, …)."""
     if reference is None:
         reference = pred[dim].max().item()
     f_ref = ensemble_mean(pred.sel({dim: reference}, drop=True), over)
