@@ -35,6 +35,7 @@ def values(**overrides):
     base.update({
         "model.width": 16, "data.dim": 8, "data.batch_size": 16, "data.n_test": 64, "data.n_probe": 8,
         "train.steps": 20, "train.n_logs": 6, "train.segments": 2,
+        "measure.ntk": False, "measure.features": False,  # each compiles its own call; on where tested
     })
     base.update(overrides)
     return base

@@ -25,12 +25,13 @@ def _train(base, ms):
 
 @pytest.mark.parametrize("chunk", [1, 3, 5])
 def test_member_in_a_chunk_equals_member_alone(chunk):
-    base = values(**{"train.max_members": chunk})
+    measured = {"measure.ntk": True, "measure.features": True}
+    base = values(**{"train.max_members": chunk}, **measured)
     ms = members(base, optim__lr=[0.05, 0.1, 0.2], train__seed=[0, 1])
     together = _train(base, ms)
     for i in (0, 4):
-        alone = _train(values(**{"train.max_members": 1}), [ms[i]])  # compiled once for all chunk sizes
-        for key in ("train_loss", "test_loss", "probe_pred"):
+        alone = _train(values(**{"train.max_members": 1}, **measured), [ms[i]])  # compiled once for all chunks
+        for key in ("train_loss", "test_loss", "probe_pred", "ntk", "ntk_eigenvalues", "weight_change"):
             np.testing.assert_allclose(together[key][i], alone[key][0], rtol=1e-5, atol=1e-7)
 
 
