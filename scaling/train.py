@@ -88,6 +88,11 @@ def over_members(fn: Callable, in_axes: tuple) -> Callable:
     return run
 
 
+def _bad(batch_loss, max_loss):
+    """A batch loss that marks divergence: non-finite or above ``train.max_loss``."""
+    return ~jnp.isfinite(batch_loss) | (batch_loss > max_loss)
+
+
 def _select(mask, new, old):
     """Per member: ``new`` where mask else ``old`` (mask has the leading member axis)."""
 
@@ -203,32 +208,26 @@ class Program:
         """The loss of step t's batch before the step: what the step computes and checks."""
         return self.objective(state["params"], state, member, self.batch(state, member, t))
 
-    def evaluate(self, state, member, t):
-        """Test loss and train loss (step t's batch online, the full training set otherwise)."""
+    def evaluate(self, state, member, batch_loss):
+        """Test loss and train loss (the step's batch loss online, the full training set otherwise)."""
         kind = self.values["train.loss"]
         metrics = {"test_loss": loss_fn(kind, self.predict_fixed(state, member, "test"), self.stream.test[1])}
         if state["train_set"] is None:
-            metrics["train_loss"] = self.batch_loss(state, member, t)
+            metrics["train_loss"] = batch_loss
         else:
             metrics["train_loss"] = loss_fn(kind, self.predict_fixed(state, member, "train"), state["train_set"][1])
         return metrics
 
     def predictions(self, state, member):
-        return {"probe_pred": self.squeeze_outputs(self.predict_fixed(state, member, "probe"))}
-
-    def squeeze_outputs(self, array):
-        """Drop the output axes of a single-output task: (P, 1) -> (P,), (P, 1, P, 1) -> (P, P)."""
-        if self.stream.task.out_dim > 1:
-            return array
-        return array[:, 0, :, 0] if array.ndim == 4 else array[:, 0]
+        """Probe predictions, (P,) for a single-output task, else (P, C)."""
+        pred = self.predict_fixed(state, member, "probe")
+        return {"probe_pred": pred if self.stream.task.out_dim > 1 else pred[:, 0]}
 
     def ntk(self, state, member) -> dict:
         """The NTK and the learning-rate-weighted NTK of the output on the probe set."""
-        full = self.values["measure.ntk_outputs"] == "full"
-        leaves = ntk_lib.leaf_kernels(self.model, self.variables(state), self.stream.probe[0], full)
+        leaves = ntk_lib.leaf_kernels(self.model, self.variables(state), self.stream.probe[0], self.full_kernels())
         lr = {path: member["lr_effective"] * scale for path, scale in flatten(state["lr_scale"]).items()}
-        kernels = ntk_lib.kernels(leaves, lr, member["model.gamma"])
-        return jax.tree.map(self.squeeze_outputs, kernels) if full else kernels
+        return ntk_lib.kernels(leaves, lr, member["model.gamma"])
 
     def feature_metrics(self, state, member) -> dict:
         """Relative weight change per parameter; RMS, change and target alignment per feature."""
@@ -269,6 +268,7 @@ class Program:
         return self.compiled["labels"]
 
     def full_kernels(self) -> bool:
+        """Kernels over every output pair: asked for, and there are several outputs (else the trace is it)."""
         return self.values["measure.ntk_outputs"] == "full" and self.stream.task.out_dim > 1
 
     def ntk_block(self, n_members: int) -> int:
@@ -284,18 +284,18 @@ class Program:
         diverged by step t (their batch loss at t included)."""
         key = ("measure", name)
         if key not in self.compiled:
-            per_member = {"loss": self.evaluate, "predictions": lambda s, m, t: self.predictions(s, m),
-                          "ntk": lambda s, m, t: self.ntk(s, m), "features": lambda s, m, t: self.feature_metrics(s, m)}
+            per_member = {"loss": self.evaluate, "predictions": lambda s, m, _: self.predictions(s, m),
+                          "ntk": lambda s, m, _: self.ntk(s, m), "features": lambda s, m, _: self.feature_metrics(s, m)}
             fn, max_loss = per_member[name], self.values["train.max_loss"]
 
             def measure(states, members, t):
+                batch_loss = over_members(self.batch_loss, in_axes=(0, 0, None))(states, members, t)
                 if name == "ntk":  # in blocks of members, to bound the kernels' memory
                     block = self.ntk_block(members["train.seed"].shape[0])
-                    metrics = jax.lax.map(lambda sm: fn(*sm, t), (states, members), batch_size=block)
+                    metrics = jax.lax.map(lambda args: fn(*args), (states, members, batch_loss), batch_size=block)
                 else:
-                    metrics = over_members(fn, in_axes=(0, 0, None))(states, members, t)
-                batch_loss = over_members(self.batch_loss, in_axes=(0, 0, None))(states, members, t)
-                bad = states["diverged"] | ~jnp.isfinite(batch_loss) | (batch_loss > max_loss)
+                    metrics = over_members(fn, in_axes=(0, 0, 0))(states, members, batch_loss)
+                bad = states["diverged"] | _bad(batch_loss, max_loss)
                 return _select(bad, jax.tree.map(lambda v: jnp.full_like(v, jnp.nan), metrics), metrics)
 
             self.compiled[key] = jax.jit(measure)
@@ -357,7 +357,7 @@ class Program:
                 if shared_data:
                     shared = self.stream.batch(members["data.seed"][0], members["data.noise"][0], t)
                 new, batch_loss = vstep(states, members, t, shared)
-                bad = ~jnp.isfinite(batch_loss) | (batch_loss > max_loss)
+                bad = _bad(batch_loss, max_loss)
                 newly = ~states["diverged"] & bad
                 trained = {k: new[k] for k in ("params", "opt")}  # nothing else changes in a step
                 keep = (t < steps) & ~(states["diverged"] | bad)  # step `steps` only checks its loss
