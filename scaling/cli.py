@@ -1,4 +1,4 @@
-"""``scaling run CONFIG [--out DIR] [--config.FIELD=VALUE ...]``."""
+"""``scaling run | coordcheck CONFIG [--out DIR] [--config.FIELD=VALUE ...]``."""
 
 from __future__ import annotations
 
@@ -41,6 +41,63 @@ def _cmd_run(args, extra) -> int:
     return 0
 
 
+DEFAULT_COORD_WIDTHS = [64, 128, 256, 512, 1024]
+
+
+def _widths(text: str | None, resolved) -> list[int]:
+    """``--widths 64,256,1024``; else the sweep's widths when it sweeps two or more; else the default."""
+    if text is not None:
+        try:
+            widths = sorted({int(w) for w in text.split(",")})
+        except ValueError:
+            widths = []
+        if len(widths) < 2 or widths[0] < 1:
+            raise ConfigError("--widths", text, "two or more comma-separated integers >= 1, e.g. 64,256,1024")
+        return widths
+    for fields, points in resolved.axes:
+        if "model.width" in fields and len(points) > 1:
+            return sorted({p[fields.index("model.width")] for p in points})
+    return DEFAULT_COORD_WIDTHS
+
+
+def _cmd_coordcheck(args, extra) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from scaling import runner
+    from scaling.config import check_group
+    from scaling.measure.coord import coord_check, width_ratio
+    from scaling.report import coord
+
+    if args.steps < 1:
+        raise ConfigError("--steps", args.steps, "an integer >= 1")
+    resolved = runner.resolve(args.config, _overrides(extra))
+    widths = _widths(args.widths, resolved)
+    base = resolved.values
+    for width in widths:  # every width must make a valid group, before any compute
+        check_group({**base, "model.width": width})
+    out = Path(args.out or Path("runs") / f"{Path(args.config).stem}_coordcheck")
+    check = coord_check(base, widths, args.steps)
+    fixed = f"{base['model.arch']}, {base['model.param']}, {base['optim.name']} lr={base['optim.lr']:g}, gamma={base['model.gamma']:g}"
+    table = Table(title=f"coord check at step {args.steps} ({fixed}): RMS of h_t - h_0 (feature RMS)")
+    table.add_column("feature")
+    for width in widths:
+        table.add_column(f"width {width}", justify="right")
+    table.add_column("largest / smallest", justify="right")
+    last = check.isel(step=-1)
+    ratio = width_ratio(last.update_rms)
+    for feature in check.feature.values:
+        cells = [f"{last.update_rms.sel(width=w, feature=feature):.3g} ({last.feature_rms.sel(width=w, feature=feature):.3g})"
+                 for w in widths]
+        table.add_row(str(feature), *cells, f"{float(ratio.sel(feature=feature)):.2f}")
+    console = Console()
+    console.print(table)
+    path = coord.plot(check, out / "coordcheck.png", f"coord check: {fixed}")
+    check.to_netcdf(out / "coordcheck.nc")
+    console.print(f"figure: {path}   data: {out / 'coordcheck.nc'} (xarray.open_dataset)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scaling", description="Width x gamma x learning-rate sweeps in JAX.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,9 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("config", help="a Python file defining get_config()")
     run.add_argument("--out", help="sweep directory (default: runs/<config name>)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    check = commands.add_parser(
+        "coordcheck", help="per-layer feature and update RMS against width over the first steps (table and PNG)",
+        epilog=f"overrides: {USAGE_OVERRIDE}",
+    )
+    check.add_argument("config", help="a Python file defining get_config()")
+    check.add_argument("--widths", help="comma-separated widths (default: the sweep's, else 64..1024)")
+    check.add_argument("--steps", type=int, default=3, help="optimizer steps (default 3)")
+    check.add_argument("--out", help="directory of the figure and data (default: runs/<config name>_coordcheck)")
     args, extra = parser.parse_known_args(argv)
     try:
-        return {"run": _cmd_run}[args.command](args, extra)
+        return {"run": _cmd_run, "coordcheck": _cmd_coordcheck}[args.command](args, extra)
     except ConfigError as error:
         print(f"scaling: config error: {error}", file=sys.stderr)
         return 2

@@ -25,6 +25,8 @@ from typing import Any, Callable
 
 import ml_collections
 
+from scaling.parameterization import BRANCH_SCALINGS
+
 SECTIONS = ("model", "data", "optim", "train", "measure", "log")
 
 
@@ -139,6 +141,13 @@ SCHEMA: dict[str, Field] = {
     "model.activation": Field(str, "relu", choices=("relu", "tanh", "gelu", "linear")),
     "model.bias": Field(bool, False),
     "model.init_scale": Field(float, 1.0, vmapped=True, check=_positive, rule="> 0"),
+    "model.kernel_size": Field(int, 3, check=_at_least(1), rule=">= 1 (convolutions)"),
+    "model.stages": Field(int, 2, check=lambda x: 1 <= x <= 4, rule="in 1..4 (resnet: stages of width, 2 width, ...)"),
+    "model.norm": Field(str, "layer", choices=("layer", "none")),
+    "model.residual": Field(str, "one", choices=BRANCH_SCALINGS),
+    "model.residual_beta": Field(float, 1.0, check=_positive, rule="> 0 (residual-branch multiplier)"),
+    "model.heads": Field(int, 4, check=_at_least(1), rule=">= 1 (attention heads)"),
+    "model.patch_size": Field(int, 2, check=_at_least(1), rule=">= 1 (image patches of the transformer classifier)"),
     # data
     "data.task": Field(str, "powerlaw", choices=_tasks),
     "data.dim": Field(int, 32, check=_at_least(1), rule=">= 1"),
@@ -154,6 +163,11 @@ SCHEMA: dict[str, Field] = {
     "data.n_modes": Field(int, 256, check=_at_least(1), rule=">= 1"),
     "data.degree": Field(int, 2, check=_nonneg, rule=">= 0"),
     "data.signal": Field(float, 1.0, check=_positive, rule="> 0 (teacher norm)"),
+    "data.image_size": Field(int, 8, check=_at_least(1), rule=">= 1 (pixels per side)"),
+    "data.channels": Field(int, 3, check=_at_least(1), rule=">= 1"),
+    "data.n_classes": Field(int, None, optional=True, check=_at_least(2), rule=">= 2 (None = regression)"),
+    "data.vocab": Field(int, 16, check=_at_least(2), rule=">= 2 (tokens)"),
+    "data.context": Field(int, 16, check=_at_least(2), rule=">= 2 (tokens per sequence)"),
     # optim
     "optim.name": Field(str, "sgd", choices=("sgd", "adam")),
     "optim.lr": Field(float, 0.1, vmapped=True, check=_positive, rule="> 0"),
@@ -315,8 +329,13 @@ def check_group(values: dict[str, Any]) -> None:
     top_k = values["measure.ntk_top_k"]
     if top_k is not None and 5 * top_k >= values["data.n_probe"]:
         raise ConfigError("measure.ntk_top_k", top_k, f"< data.n_probe / 5 ({values['data.n_probe']} probe points)")
-    models.REGISTRY[values["model.arch"]].check(values)
-    data.REGISTRY[values["data.task"]].check(values)
+    model, task = models.REGISTRY[values["model.arch"]], data.REGISTRY[values["data.task"]]
+    if task.kind not in model.inputs:
+        raise ConfigError("model.arch", values["model.arch"],
+                          f"an architecture for {task.kind} inputs of data.task = {values['data.task']!r}: "
+                          + ", ".join(n for n, m in models.REGISTRY.items() if task.kind in m.inputs))
+    model.check(values)
+    task.check(values)
 
 
 # ---------------------------------------------------------------- loading

@@ -13,8 +13,12 @@ raw eta; the optional ``lr_rule = "gamma"`` rescales it by gamma^2 (gamma <= 1) 
 gamma^(2/L) (gamma > 1) for SGD, and by gamma or gamma^(1/L) for Adam (its updates do
 not scale with the gradient, so the exponents halve).
 
-Roles: ``input`` (fan-in is the data dimension), ``hidden`` (width -> width),
-``readout`` (width -> outputs), ``bias`` (a width-sized vector added to a layer).
+Roles: ``input`` (fan-in is the data dimension; 1 for a one-hot token or position
+embedding, whose input has unit norm), ``hidden`` (width -> width; a convolution's fan-in
+counts its k x k taps), ``readout`` (width -> outputs), ``bias`` (a width-sized vector
+added to a layer).  Two forward multipliers that are not a layer's: the attention-logit
+scale (1/sqrt(d_head), 1/d_head under muP; Yang et al. 2022, "Tensor Programs V") and the
+residual-branch multiplier of deep residual networks (``branch_multiplier``).
 """
 
 from __future__ import annotations
@@ -60,6 +64,11 @@ class Parameterization:
             lr = 1 / math.sqrt(width) if role == "hidden" else 1.0
         return LayerRule(std=1.0, mult=mult, lr=float(lr))
 
+    def attention_scale(self, head_dim: int) -> float:
+        """Multiplier of the attention logits q.k: 1/d_head under muP (q and k become correlated
+        during training, so q.k grows like d_head), 1/sqrt(d_head) otherwise."""
+        return 1 / head_dim if self.name == "mup" else 1 / math.sqrt(head_dim)
+
     def describe(self) -> str:
         """The learning-rate convention, stored with every result."""
         if self.name == "sp":
@@ -69,6 +78,16 @@ class Parameterization:
         if self.optimizer == "sgd":
             return "mup (mean-field): readout 1/N; every layer at lr = optim.lr * N"
         return "mup (mean-field): readout 1/N; Adam lr = optim.lr x (input 1, hidden 1/sqrt(N), readout 1)"
+
+
+BRANCH_SCALINGS = ("one", "sqrt_depth", "depth")
+
+
+def branch_multiplier(scaling: str, beta: float, n_blocks: int) -> float:
+    """Multiplier of each residual branch, x + m * branch(x): beta, beta/sqrt(L) (depth-muP,
+    Bordelon et al. 2024; Yang et al. 2024) or beta/L, with L the number of residual blocks."""
+    depth = {"one": 1.0, "sqrt_depth": math.sqrt(n_blocks), "depth": float(n_blocks)}[scaling]
+    return beta / depth
 
 
 def lr_factor(rule: str, optimizer: str, gamma, n_layers: int):

@@ -71,7 +71,7 @@ def _run_group(out: Path, group: sweep.Group, bar) -> None:
     if bar:
         n_chunks = -(-len(members) // program.chunk_size())
         steps_task = bar.add_task(f"  {group.id} steps", total=n_chunks * (program.steps + 1))
-    probe_target = np.asarray(program.stream.probe[1])
+    probe_target = np.asarray(program.stream.probe_target)
     meta = {
         "values": group.values,
         "coords": {train.STEP_COORDS[name]: steps.tolist() for name, steps in program.schedules().items()}

@@ -220,12 +220,13 @@ class Program:
 
     def predictions(self, state, member):
         """Probe predictions, (P,) for a single-output task, else (P, C)."""
-        pred = self.predict_fixed(state, member, "probe")
+        pred = self.stream.measured(self.predict_fixed(state, member, "probe"))
         return {"probe_pred": pred if self.stream.task.out_dim > 1 else pred[:, 0]}
 
     def ntk(self, state, member) -> dict:
         """The NTK and the learning-rate-weighted NTK of the output on the probe set."""
-        leaves = ntk_lib.leaf_kernels(self.model, self.variables(state), self.stream.probe[0], self.full_kernels())
+        leaves = ntk_lib.leaf_kernels(self.model, self.variables(state), self.stream.probe[0], self.full_kernels(),
+                                      select=self.stream.measured)
         lr = {path: member["lr_effective"] * scale for path, scale in flatten(state["lr_scale"]).items()}
         return ntk_lib.kernels(leaves, lr, member["model.gamma"])
 
@@ -233,7 +234,7 @@ class Program:
         """Relative weight change per parameter; RMS, change and target alignment per feature."""
         labels = self.labels()
         features = features_lib.probe_features(self.model, self.variables(state), self.stream.probe[0])
-        signals = features_lib.signals(features, state["features0"], self.stream.probe[1])
+        signals = features_lib.signals(features, state["features0"], self.stream.probe_target)
         change = features_lib.relative_change(state["params"], state["params0"])
         metrics = {"weight_change": jnp.stack([change[path] for path in labels["param"]])}
         for name in ("rms", "update_rms", "alignment") if labels["feature"] else ():
@@ -258,14 +259,17 @@ class Program:
         stops = np.round(np.linspace(0, self.steps, self.values["train.segments"] + 1)).astype(np.int64)
         return np.unique(np.concatenate([stops, *self.schedules().values()]))
 
+    def shapes(self) -> dict:
+        """The shapes of a member's variables and sown features (no compute)."""
+        if "shapes" not in self.compiled:
+            init = functools.partial(self.model.init, mutable=["params", "frozen", "lr_scale", "features"])
+            self.compiled["shapes"] = jax.eval_shape(init, jax.random.key(0), self.stream.probe[0][:1])
+        return self.compiled["shapes"]
+
     def labels(self) -> dict[str, list[str]]:
         """Names along the ``param`` (trained leaves) and ``feature`` (sown features) dimensions."""
-        if "labels" not in self.compiled:
-            init = functools.partial(self.model.init, mutable=["params", "frozen", "lr_scale", "features"])
-            shapes = jax.eval_shape(init, jax.random.key(0), self.stream.probe[0][:1])
-            self.compiled["labels"] = {"param": list(flatten(shapes["params"])),
-                                       "feature": list(flatten(shapes.get("features", {})))}
-        return self.compiled["labels"]
+        shapes = self.shapes()
+        return {"param": list(flatten(shapes["params"])), "feature": list(flatten(shapes.get("features", {})))}
 
     def full_kernels(self) -> bool:
         """Kernels over every output pair: asked for, and there are several outputs (else the trace is it)."""
@@ -273,10 +277,10 @@ class Program:
 
     def ntk_block(self, n_members: int) -> int:
         """Members per NTK call: as many as keep its kernels and layer factors under NTK_MEMORY_BYTES."""
-        n_outputs, n_probe = self.stream.task.out_dim, self.values["data.n_probe"]
-        n = n_probe * (n_outputs if self.full_kernels() else 1)
-        n_leaves, width = len(self.labels()["param"]), self.values["model.width"]
-        per_member = self.dtype.itemsize * (n * n * (n_leaves + 4) + 4 * n_outputs * n_probe * width * n_leaves)
+        shapes = self.shapes()
+        variables = {"params": shapes["params"], "frozen": shapes.get("frozen", {})}
+        per_member = ntk_lib.memory_bytes(self.model, variables, self.stream.probe[0], self.stream.task.out_dim,
+                                          self.full_kernels())
         return int(max(1, min(n_members, NTK_MEMORY_BYTES // per_member)))
 
     def measure_fn(self, name: str) -> Callable:
@@ -398,7 +402,7 @@ class Program:
         if "ntk" in stacked:
             kernels = stacked["ntk"]
             kept = {k: kernels[k] for k in ("ntk", "ntk_lr")} if self.values["measure.ntk_kernels"] else {}
-            stacked["ntk"] = kept | spectrum.derived(kernels, np.asarray(self.stream.probe[1]),
+            stacked["ntk"] = kept | spectrum.derived(kernels, np.asarray(self.stream.probe_target),
                                                      self.values["measure.ntk_top_k"], self.full_kernels())
         return states, stacked
 

@@ -32,7 +32,7 @@ class PowerLaw:
     def teacher(self, key):
         return self.spectrum()[1]
 
-    def inputs(self, key, n):
+    def inputs(self, teacher, key, n):
         eigenvalues, _ = self.spectrum()
         return jax.random.normal(key, (n, self.dim), self.dtype) * jnp.sqrt(eigenvalues)
 
@@ -57,7 +57,7 @@ class Circle:
         coef = k ** (-(self.alpha * self.beta + 1) / 2)
         return coef / jnp.sqrt(jnp.sum(coef**2) / 2)
 
-    def inputs(self, key, n):
+    def inputs(self, teacher, key, n):
         angle = jax.random.uniform(key, (n,), self.dtype, 0, 2 * math.pi)
         return jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=-1)
 
@@ -99,7 +99,7 @@ class Gegenbauer:
         beta = jax.random.normal(key, (self.dim,), self.dtype)
         return beta / jnp.linalg.norm(beta)
 
-    def inputs(self, key, n):
+    def inputs(self, teacher, key, n):
         x = jax.random.normal(key, (n, self.dim), self.dtype)
         return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
 
@@ -122,7 +122,7 @@ class Whitened:
         beta = jax.random.normal(key, (self.dim,), self.dtype)
         return self.signal * beta / jnp.linalg.norm(beta)
 
-    def inputs(self, key, n):
+    def inputs(self, teacher, key, n):
         x = jax.random.normal(key, (n, self.dim), self.dtype)
         if n < self.dim:
             return x

@@ -13,12 +13,18 @@ O(P^2 (fan_in + fan_out)) instead of O(P^2 fan_in fan_out).  ``layers.Dense`` so
 into the ``tangent_factors`` collection and marks y with ``perturb``, whose gradient is
 g_i.  Any other parameter falls back to a per-example Jacobian, contracted leaf by leaf.
 
-Kernels are the trace over outputs, (P, P), or with ``full`` every output pair, (P, C, P, C).
+Layers applied at several positions (convolutions, sequence models) sow a factor per
+position, (P, T, k), and the kernel sums over pairs of positions.  Kernels are the trace
+over outputs, (P, P), or with ``full`` every output pair, (P, C, P, C); ``select`` picks
+the measured output from the model's (a language model's last position).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -28,8 +34,13 @@ FACTORS, PERTURBATIONS = "tangent_factors", "perturbations"
 SEP = "/"
 
 
-def leaf_kernels(model, variables: dict[str, Any], x, full: bool = False, block: int = 64) -> dict[str, jax.Array]:
-    """The NTK of ``model.apply(variables, x)`` restricted to each parameter leaf, by leaf path.
+def _identity(f):
+    return f
+
+
+def leaf_kernels(model, variables: dict[str, Any], x, full: bool = False, block: int = 64,
+                 select=_identity) -> dict[str, jax.Array]:
+    """The NTK of ``select(model.apply(variables, x))`` restricted to each parameter leaf, by leaf path.
 
     ``variables`` holds ``params`` (the trained leaves) and any frozen collections;
     ``block`` is the number of probe points per Jacobian block of the fallback."""
@@ -39,21 +50,43 @@ def leaf_kernels(model, variables: dict[str, Any], x, full: bool = False, block:
     structured = {path for path in params if path in factors and len(factors[path]) == 1}
     kernels = {}
     if structured:
-        cotangents = _output_cotangents(model, variables, x, captured[PERTURBATIONS])
+        cotangents = _output_cotangents(model, variables, x, captured[PERTURBATIONS], select)
         for path in structured:
             layer = path.rsplit(SEP, 1)[0]
             kernels[path] = _factored_kernel(factors[path][0], cotangents[layer + SEP + "out"], full)
     rest = [path for path in params if path not in structured]
     if rest:
-        kernels.update(_jacobian_kernels(model, variables, x, rest, full, block))
+        kernels.update(_jacobian_kernels(model, variables, x, rest, full, block, select))
     return kernels
 
 
-def _output_cotangents(model, variables, x, zeros) -> dict[str, jax.Array]:
+def memory_bytes(model, variables: dict[str, Any], x, n_outputs: int, full: bool, block: int = 64) -> int:
+    """An estimate of the memory of one ``leaf_kernels`` call from the shapes alone: layer factors,
+    output cotangents, per-example weight gradients of layers applied at several positions,
+    Jacobian blocks of the fallback, and the kernels."""
+    apply = functools.partial(model.apply, mutable=[FACTORS, PERTURBATIONS])
+    _, captured = jax.eval_shape(apply, variables, x)
+    factors = traverse_util.flatten_dict(captured.get(FACTORS, {}), sep=SEP)
+    outputs = traverse_util.flatten_dict(captured.get(PERTURBATIONS, {}), sep=SEP)
+    params = traverse_util.flatten_dict(variables["params"], sep=SEP)
+    n_points, elements = x.shape[0], 0
+    for path, leaf in params.items():
+        if path in factors and len(factors[path]) == 1:
+            a, g = factors[path][0].shape, outputs[path.rsplit(SEP, 1)[0] + SEP + "out"].shape
+            elements += math.prod(a) + n_outputs * math.prod(g)
+            if math.prod(a[1:-1]) > 1:  # several positions: per-example gradients (C, P, k, n)
+                elements += n_outputs * n_points * a[-1] * g[-1]
+        else:
+            elements += n_outputs * min(block, n_points) * math.prod(leaf.shape)
+    n = n_points * (n_outputs if full else 1)
+    return (elements + n * n * (len(params) + 4)) * jnp.dtype(jax.tree.leaves(params)[0].dtype).itemsize
+
+
+def _output_cotangents(model, variables, x, zeros, select) -> dict[str, jax.Array]:
     """g = df_c/dy at every perturbed layer output, for each output c: {layer/out: (C, P, ..., fan_out)}."""
 
     def outputs(perturbations):
-        return model.apply({**variables, PERTURBATIONS: perturbations}, x)
+        return select(model.apply({**variables, PERTURBATIONS: perturbations}, x))
 
     f, pullback = jax.vjp(outputs, zeros)
     basis = jnp.eye(f.shape[-1], dtype=f.dtype)
@@ -76,14 +109,14 @@ def _factored_kernel(a, g, full: bool):
     return jnp.einsum("pta,qsa,cpto,cqso->pq", a, a, g, g, optimize=True)
 
 
-def _jacobian_kernels(model, variables, x, paths: list[str], full: bool, block: int) -> dict[str, jax.Array]:
+def _jacobian_kernels(model, variables, x, paths: list[str], full: bool, block: int, select) -> dict[str, jax.Array]:
     """Per-example Jacobians of the leaves ``paths`` in blocks of probe points, contracted per leaf."""
     flat = traverse_util.flatten_dict(variables["params"], sep=SEP)
     chosen = {path: flat[path] for path in paths}
 
     def output(leaves, xi):
         params = traverse_util.unflatten_dict({**flat, **leaves}, sep=SEP)
-        return model.apply({**variables, "params": params}, xi[None])[0]
+        return select(model.apply({**variables, "params": params}, xi[None]))[0]
 
     jacobian = jax.lax.map(lambda xi: jax.jacrev(output)(chosen, xi), x, batch_size=min(block, x.shape[0]))
     kernels = {}

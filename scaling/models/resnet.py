@@ -1,0 +1,69 @@
+"""Residual network (pre-activation, He et al. 2016) for images.
+
+A stem convolution (role ``input``) to ``model.width`` channels, then ``model.stages``
+stages of ``model.depth`` residual blocks; stage s has width * 2^s channels and its first
+block (s >= 1) halves the resolution, its shortcut a strided 1 x 1 convolution.  A block
+is x + m * conv(act(norm(conv(act(norm(x)))))), with m the residual-branch multiplier
+(``model.residual``: 1, 1/sqrt(L) or 1/L over the L blocks, times ``model.residual_beta``);
+``model.norm = "none"`` with a depth-scaled m is the normalization-free network.  Then
+act(norm(.)), global average pooling and the readout.  Norms are parameter-free layer
+norms over channels.  For the lr rule L = 3 (stem, residual trunk, readout), as the
+paper's code counts its ResNet18 (THEORY.md section 4).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+from flax import linen as nn
+
+from scaling.models import register
+from scaling.models.layers import ACTIVATIONS, Conv, Dense, layer_norm
+from scaling.parameterization import Parameterization, branch_multiplier
+
+
+class ResNet(nn.Module):
+    width: int
+    depth: int  # residual blocks per stage
+    stages: int
+    out_dim: int
+    rules: Parameterization
+    norm: str = "layer"
+    residual: str = "one"
+    residual_beta: float = 1.0
+    kernel_size: int = 3
+    activation: str = "relu"
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        act = ACTIVATIONS[self.activation]
+        norm = layer_norm if self.norm == "layer" else (lambda h: h)
+        multiplier = branch_multiplier(self.residual, self.residual_beta, self.stages * self.depth)
+        conv = lambda features, role, name, k=self.kernel_size, stride=1: Conv(  # noqa: E731
+            features, role, self.rules, dtype=self.dtype, kernel_size=k, stride=stride, name=name)
+        h = conv(self.width, "input", "stem")(x)
+        self.sow("features", "h_stem", h)
+        for stage in range(self.stages):
+            channels = self.width * 2**stage
+            for block in range(self.depth):
+                name, stride = f"stage{stage}_block{block}", 2 if stage > 0 and block == 0 else 1
+                branch = conv(channels, "hidden", name + "_conv0", stride=stride)(act(norm(h)))
+                branch = conv(channels, "hidden", name + "_conv1")(act(norm(branch)))
+                if stride > 1:
+                    h = conv(channels, "hidden", name + "_shortcut", k=1, stride=stride)(h)
+                h = h + multiplier * branch
+                self.sow("features", "h_" + name, h)
+        pooled = jnp.mean(act(norm(h)), axis=(1, 2))
+        return Dense(self.out_dim, "readout", self.rules, False, self.dtype, name="readout")(pooled)
+
+
+def build(values: dict[str, Any], out_dim: int, rules: Parameterization, dtype) -> ResNet:
+    return ResNet(width=values["model.width"], depth=values["model.depth"], stages=values["model.stages"],
+                  out_dim=out_dim, rules=rules, norm=values["model.norm"], residual=values["model.residual"],
+                  residual_beta=values["model.residual_beta"], kernel_size=values["model.kernel_size"],
+                  activation=values["model.activation"], dtype=dtype)
+
+
+register("resnet", build=build, n_layers=lambda values: 3, inputs=("image",))

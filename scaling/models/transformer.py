@@ -1,0 +1,132 @@
+"""Transformers: a decoder language model and a classifier of images or token sequences.
+
+Width = d_model (``model.width``), ``model.heads`` heads of d_head = width / heads,
+``model.depth`` pre-norm blocks x + m * attention(norm(x)), x + m * mlp(norm(x)) with the
+residual-branch multiplier m (``model.residual``, over the 2 * depth branches), a
+4 * width MLP with ``model.activation``, parameter-free layer norms (``model.norm``).
+Roles: token / patch and position embeddings are ``input`` layers (one-hot ids have
+fan-in 1), every projection is ``hidden``, the unembedding ``readout`` (1/width under
+muP).  The attention logits are scaled by ``Parameterization.attention_scale``: 1/d_head
+under muP, 1/sqrt(d_head) otherwise (Yang et al. 2022).  For the lr rule L = 3
+(embedding, residual trunk, readout), as for the ResNet.
+
+``transformer``: causal, next-token logits at every position, (n, T, vocab); its
+measurements see the last position.  ``transformer_classifier``: bidirectional, mean-pooled
+over positions; images are cut into ``model.patch_size`` patches (a ViT), tokens embedded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+from scaling.config import ConfigError
+from scaling.models import register
+from scaling.models.layers import ACTIVATIONS, Dense, layer_norm
+from scaling.parameterization import Parameterization, branch_multiplier
+
+MLP_RATIO = 4
+
+
+class Attention(nn.Module):
+    width: int
+    heads: int
+    causal: bool
+    rules: Parameterization
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, h):
+        n, length, _ = h.shape
+        head_dim = self.width // self.heads
+        q, k, v = (Dense(self.width, "hidden", self.rules, dtype=self.dtype, name=name)(h)
+                   .reshape(n, length, self.heads, head_dim) for name in ("query", "key", "value"))
+        logits = jnp.einsum("nthd,nshd->nhts", q, k) * jnp.asarray(self.rules.attention_scale(head_dim), self.dtype)
+        if self.causal:
+            logits = jnp.where(jnp.tril(jnp.ones((length, length), bool)), logits, jnp.finfo(self.dtype).min)
+        mixed = jnp.einsum("nhts,nshd->nthd", jax.nn.softmax(logits, axis=-1), v).reshape(n, length, self.width)
+        return Dense(self.width, "hidden", self.rules, dtype=self.dtype, name="out")(mixed)
+
+
+class Transformer(nn.Module):
+    width: int
+    depth: int
+    heads: int
+    out_dim: int
+    rules: Parameterization
+    causal: bool
+    vocab: int | None = None  # token inputs; None: images, cut into patches
+    patch_size: int = 2
+    norm: str = "layer"
+    residual: str = "one"
+    residual_beta: float = 1.0
+    activation: str = "gelu"
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        dense = lambda features, role, name, **kw: Dense(features, role, self.rules, dtype=self.dtype, name=name, **kw)  # noqa: E731
+        norm = layer_norm if self.norm == "layer" else (lambda h: h)
+        act = ACTIVATIONS[self.activation]
+        tokens = x if self.vocab is not None else patches(x, self.patch_size)
+        h = dense(self.width, "input", "embed", vocab=self.vocab)(tokens)
+        positions = jnp.broadcast_to(jnp.arange(h.shape[1]), h.shape[:2])
+        h = h + dense(self.width, "input", "position", vocab=h.shape[1])(positions)
+        self.sow("features", "h_embed", h)
+        multiplier = branch_multiplier(self.residual, self.residual_beta, 2 * self.depth)
+        for block in range(self.depth):
+            attention = Attention(self.width, self.heads, self.causal, self.rules, self.dtype, name=f"block{block}_attn")
+            h = h + multiplier * attention(norm(h))
+            self.sow("features", f"h_block{block}_attn", h)
+            hidden = act(dense(MLP_RATIO * self.width, "hidden", f"block{block}_fc")(norm(h)))
+            h = h + multiplier * dense(self.width, "hidden", f"block{block}_proj")(hidden)
+            self.sow("features", f"h_block{block}_mlp", h)
+        h = norm(h)
+        if not self.causal:
+            h = jnp.mean(h, axis=1)
+        return dense(self.out_dim, "readout", "readout")(h)
+
+
+def patches(images, size: int):
+    """(n, H, W, C) images -> (n, (H/size) (W/size), size * size * C) patches."""
+    n, height, width, channels = images.shape
+    grid = images.reshape(n, height // size, size, width // size, size, channels)
+    return grid.transpose(0, 1, 3, 2, 4, 5).reshape(n, (height // size) * (width // size), -1)
+
+
+def build(causal: bool):
+    def build_model(values: dict[str, Any], out_dim: int, rules: Parameterization, dtype) -> Transformer:
+        from scaling import data
+
+        tokens = data.REGISTRY[values["data.task"]].kind in ("sequence", "language")
+        return Transformer(width=values["model.width"], depth=values["model.depth"], heads=values["model.heads"],
+                           out_dim=out_dim, rules=rules, causal=causal, vocab=values["data.vocab"] if tokens else None,
+                           patch_size=values["model.patch_size"], norm=values["model.norm"],
+                           residual=values["model.residual"], residual_beta=values["model.residual_beta"],
+                           activation=values["model.activation"], dtype=dtype)
+
+    return build_model
+
+
+def check(values: dict[str, Any]) -> None:
+    width, heads = values["model.width"], values["model.heads"]
+    if width % heads:
+        raise ConfigError("model.heads", heads, f"a divisor of model.width ({width})")
+    if values["model.arch"] == "transformer_classifier" and values["data.task"] in _image_tasks():
+        size, patch = values["data.image_size"], values["model.patch_size"]
+        if size % patch:
+            raise ConfigError("model.patch_size", patch, f"a divisor of data.image_size ({size})")
+
+
+def _image_tasks():
+    from scaling import data
+
+    return [name for name, spec in data.REGISTRY.items() if spec.kind == "image"]
+
+
+register("transformer", build=build(causal=True), n_layers=lambda values: 3, inputs=("language",), check=check)
+register("transformer_classifier", build=build(causal=False), n_layers=lambda values: 3,
+         inputs=("image", "sequence"), check=check)

@@ -1,0 +1,1 @@
+"""Figures drawn from results: each module one family of figures, saved as PNG."""

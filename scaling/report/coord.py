@@ -1,0 +1,40 @@
+"""The coord-check figure: feature RMS and update RMS against width, one panel per step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import xarray as xr  # noqa: E402
+
+
+def plot(check: xr.Dataset, path: Path, title: str) -> Path:
+    """Two rows (the feature's RMS at step t; the RMS of its change since init) by one column per
+    step t >= 1; a line per feature against width, log-log (as microsoft/mup draws it)."""
+    steps = check.step.values[1:]
+    fig, axes = plt.subplots(2, len(steps), figsize=(3.2 * len(steps) + 1.5, 6), sharex=True, squeeze=False)
+    colours = plt.cm.viridis([i / max(1, check.sizes["feature"] - 1) for i in range(check.sizes["feature"])])
+    for column, t in enumerate(steps):
+        for row, (name, label) in enumerate([("feature_rms", "feature RMS"), ("update_rms", "RMS of h_t - h_0")]):
+            ax = axes[row, column]
+            for colour, feature in zip(colours, check.feature.values):
+                ax.plot(check.width, check[name].sel(step=t, feature=feature), "o-", color=colour, label=feature)
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.grid(True, which="both", alpha=0.3)
+            if row == 0:
+                ax.set_title(f"step {t}")
+            else:
+                ax.set_xlabel("width")
+            if column == 0:
+                ax.set_ylabel(label)
+    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,152 @@
+"""CNN, ResNet and transformers (issue 4): roles, the parameterization's multipliers, the NTK
+against brute force, divergence isolation, task kinds and config checks."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import members, values
+
+from scaling import config as config_lib
+from scaling import train
+from scaling.parameterization import Parameterization, branch_multiplier
+
+IMAGES = {"data.task": "cnn_teacher", "data.image_size": 4, "data.channels": 2}
+SMALL = {  # one small group per architecture and input kind
+    "cnn": {"model.arch": "cnn", **IMAGES, "model.width": 6, "model.depth": 3, "model.bias": True},
+    "resnet": {"model.arch": "resnet", **IMAGES, "model.width": 4, "model.depth": 1, "model.stages": 2},
+    "transformer": {"model.arch": "transformer", "data.task": "markov", "data.vocab": 5, "data.context": 4,
+                    "model.width": 8, "model.heads": 2, "model.depth": 2, "train.loss": "xent",
+                    "model.activation": "gelu"},
+    "vit": {"model.arch": "transformer_classifier", **IMAGES, "data.n_classes": 3, "model.patch_size": 2,
+            "model.width": 8, "model.heads": 2, "model.depth": 1, "train.loss": "xent"},
+    "sequence_classifier": {"model.arch": "transformer_classifier", "data.task": "markov_classes", "data.vocab": 5,
+                            "data.context": 6, "data.n_classes": 2, "model.width": 8, "model.heads": 2,
+                            "model.depth": 1},
+}
+
+
+def small(name, **overrides):
+    return values(**{**SMALL[name], "data.n_probe": 6, "data.n_test": 16, "data.batch_size": 8, **overrides})
+
+
+def _state(program, base):
+    member = program.with_effective_lr(members(base))
+    arrays = program.member_arrays(member)
+    state = jax.tree.map(lambda a: a[0], program.init_fn()(arrays))
+    return jax.tree.map(lambda a: a[0], arrays), state
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+@pytest.mark.parametrize("param", ["sp", "mup"])
+def test_ntk_equals_brute_force_jacobian_kernel(name, param):
+    """Structured kernels of convolutions, embeddings and attention projections (per position)
+    against J J^T of the measured output (a language model's last position), float64."""
+    with jax.enable_x64(True):
+        base = small(name, **{"model.param": param, "train.dtype": "float64", "model.gamma": 0.5})
+        program = train.build(base)
+        member, state = _state(program, base)
+        state = {**state, "params": jax.tree.map(lambda p: p * 1.1, state["params"])}  # away from init
+        x = program.stream.probe[0]
+        f0 = program.stream.measured(program.apply(state["params0"], state, x))
+
+        def measured(params):
+            return ((program.stream.measured(program.apply(params, state, x)) - f0) / 0.5).reshape(x.shape[0], -1)
+
+        jacobian = jax.jacobian(measured)(state["params"])
+        flat = jnp.concatenate([j.reshape(j.shape[0], j.shape[1], -1) for j in jax.tree.leaves(jacobian)], axis=2)
+        expected = jnp.einsum("pcn,qcn->pq", flat, flat)
+        kernel = program.ntk(state, member)["ntk"]
+        np.testing.assert_allclose(kernel, expected, rtol=1e-10, atol=1e-10 * float(jnp.abs(expected).max()))
+
+
+def _lr_scales(name, param, optimizer, width=16):
+    """The per-leaf lr multipliers the layers record at init."""
+    program = train.build(small(name, **{"model.param": param, "optim.name": optimizer, "model.width": width}))
+    variables = program.model.init(jax.random.key(0), program.stream.probe[0][:1], mutable=["params", "lr_scale"])
+    return {path: float(v) for path, v in train.flatten(variables["lr_scale"]).items()}
+
+
+def test_transformer_roles_give_mup_adam_and_sgd_learning_rates():
+    width = 16
+    adam = _lr_scales("transformer", "mup", "adam", width)
+    assert adam["embed/w"] == adam["position/w"] == adam["readout/w"] == 1.0  # input and readout: Theta(1)
+    for path in ("block0_attn/query/w", "block0_attn/out/w", "block0_fc/w"):
+        assert adam[path] == pytest.approx(1 / math.sqrt(width))  # hidden: 1/sqrt(fan_in)
+    assert adam["block0_proj/w"] == pytest.approx(1 / math.sqrt(4 * width))
+    sgd = _lr_scales("transformer", "mup", "sgd", width)
+    assert sgd["embed/w"] == sgd["readout/w"] == sgd["block1_attn/key/w"] == width  # lr = N * eta (mean field)
+    assert all(v == 1.0 for v in _lr_scales("transformer", "sp", "adam", width).values())
+
+
+def test_convolution_fan_in_counts_the_kernel_taps():
+    sgd = _lr_scales("cnn", "mup", "sgd", 8)
+    assert sgd["conv0/w"] == 8 and sgd["conv1/w"] == 9 * 8 and sgd["readout/w"] == 8
+    program = train.build(small("cnn", **{"model.param": "ntk", "model.width": 8}))
+    rule = program.rules.layer("hidden", 9 * 8, 8)
+    assert rule.mult == pytest.approx(1 / math.sqrt(72))
+
+
+def test_attention_logit_scale_and_residual_branch_multiplier():
+    assert Parameterization("mup", "adam").attention_scale(64) == 1 / 64
+    assert Parameterization("sp", "adam").attention_scale(64) == Parameterization("ntk", "sgd").attention_scale(64) == 1 / 8
+    assert branch_multiplier("one", 0.5, 16) == 0.5
+    assert branch_multiplier("sqrt_depth", 2.0, 16) == 0.5
+    assert branch_multiplier("depth", 2.0, 16) == 0.125
+
+
+def test_residual_branch_multiplier_scales_the_branches():
+    """With beta -> 0 the normalization-free ResNet is its stem, shortcuts and readout alone."""
+    outputs = {}
+    for beta in (1e-12, 1.0):
+        base = small("resnet", **{"model.norm": "none", "model.residual": "depth", "model.residual_beta": beta,
+                                  "model.stages": 1, "model.center": False})
+        program = train.build(base)
+        _, state = _state(program, base)
+        x = program.stream.probe[0]
+        outputs[beta] = program.apply(state["params"], state, x)
+        stem = program.model.apply({"params": state["params"]}, x, mutable=["features"])[1]["features"]["h_stem"][0]
+        readout = state["params"]["readout"]["w"]
+        rule = program.rules.layer("readout", readout.shape[0], 1)
+        without_blocks = jnp.mean(jax.nn.relu(stem), axis=(1, 2)) @ readout * rule.mult
+    np.testing.assert_allclose(outputs[1e-12], without_blocks, rtol=1e-5)
+    assert not np.allclose(outputs[1.0], without_blocks, rtol=1e-2)
+
+
+@pytest.mark.parametrize("name", ["cnn", "transformer"])
+def test_diverging_members_change_no_other_member_and_chunks_do_not_matter(name):
+    base = small(name, **{"train.steps": 6, "train.n_logs": 3, "measure.features": True})
+    ms = members(base, optim__lr=[0.01, 0.02, 1e8])
+    together = train.build(base).train(ms)
+    alone = train.build({**base, "train.max_members": 1}).train(ms[:1])
+    assert list(together["diverged"]) == [False, False, True]
+    for key in ("train_loss", "test_loss", "probe_pred", "feature_rms"):
+        np.testing.assert_allclose(together[key][0], alone[key][0], rtol=1e-5, atol=1e-7)
+        assert np.isnan(together[key][2][-1]).all()
+
+
+def test_language_model_measures_its_last_position():
+    base = small("transformer", **{"measure.predictions_every": [0, 2], "train.steps": 2})
+    program = train.build(base)
+    assert program.stream.probe[1].shape == (6, 4, 5)  # next-token distributions at every position
+    np.testing.assert_allclose(program.stream.probe_target, program.stream.probe[1][:, -1])
+    result = program.train(members(base))
+    assert result["probe_pred"].shape == (1, 2, 6, 5)
+    assert program.result_dims()["probe_pred"] == ["pred_step", "probe", "output"]
+
+
+@pytest.mark.parametrize("overrides,field", [
+    ({"model.arch": "cnn", "data.task": "powerlaw"}, "model.arch"),
+    ({"model.arch": "transformer", "data.task": "cnn_teacher"}, "model.arch"),
+    ({"model.arch": "mlp", "data.task": "markov"}, "model.arch"),
+    ({"model.arch": "transformer", "data.task": "markov", "model.width": 10, "model.heads": 4}, "model.heads"),
+    ({"model.arch": "transformer_classifier", "data.task": "cnn_teacher", "data.image_size": 5}, "model.patch_size"),
+    ({"model.arch": "transformer_classifier", "data.task": "markov_classes"}, "data.n_classes"),
+])
+def test_architectures_refuse_what_they_cannot_build(overrides, field):
+    with pytest.raises(config_lib.ConfigError) as error:
+        config_lib.check_group(values(**overrides))
+    assert error.value.field == field
+    assert "allowed" in str(error.value)
