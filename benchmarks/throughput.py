@@ -1,6 +1,11 @@
-"""Throughput of a 64-member gamma x eta muP sweep: the framework against matmul peak and per-member loops.
+"""Throughput of gamma x eta muP sweeps: the framework against matmul peak and per-member loops.
 
-    .venv/bin/python benchmarks/throughput.py [--widths 64,256,1024] [--steps N] [--dtype float32]
+    .venv/bin/python benchmarks/throughput.py [--arch mlp,cnn,transformer] [--widths 64,256,1024] [--steps N]
+                                              [--model-steps N] [--dtype float32]
+
+``--arch`` picks the tables (default all three): ``mlp`` the 64-member MLP sweep below with its
+loop baselines, one row per width; ``cnn`` and ``transformer`` one 16-member group each (see
+"CNN and transformer" at the end), against matmul peak only.
 
 The workload: a 3-layer muP MLP (relu, no bias, centred), power-law features of dimension 32,
 online batches of 128, plain SGD, swept over 8 gammas (0.1 .. 10) x 8 raw learning rates
@@ -40,12 +45,35 @@ config (30 logs in 1000 steps), at least 2; every log evaluates 1000 test and 64
 (twice each, centred), so short runs at large width pay relatively more for logging.
 
 ``train.dtype`` allows float32 and float64 only (no bfloat16), so --dtype does too.
+
+CNN and transformer: 4 gammas (0.1 .. 10) x 4 raw learning rates, 16 members in one group, muP,
+width 256, depth 4, centred:
+
+* cnn: three 3 x 3 'SAME' convolutions of 256 channels (relu) and a readout after global average
+  pooling, on ``cnn_teacher`` images of 8 x 8 x 3 (the config's default: a CNN teacher needs
+  no larger image to be learnable, and 8 x 8 positions already make every convolution a
+  (B*64) x 2304 x 256 matmul), online batches of 8, SGD, lr 1e-2 .. 1.
+* transformer: causal, 4 heads, context 128 on ``markov`` (vocabulary 16), cross-entropy, online
+  batches of 4 sequences (512 tokens), Adam, lr 1e-3 .. 1e-1.
+
+Model FLOPs per member per step are 4 x (2 x multiply-adds of one forward): forward, backward
+(2x, also for the first layer) and the centring forward f(theta_0), as for the MLP.  A forward is
+per image sum_l H W k^2 C_in C_out + width (readout); per token, depth x (12 d^2 (q, k, v, out,
+4d MLP) + 2 T d (QK^T and AV over all T x T pairs: the causal mask is applied to a full product)),
++ V d (one-hot token embedding) + T d (one-hot position embedding) + d V (readout).
+
+Two times per row, from one run after a warm-up that compiles everything: ``train``, the whole
+``Program.train`` (init with f(theta_0) on the fixed sets, losses and probe predictions at
+steps 0 and the last, ``data.n_test`` = one batch so evaluation is a small share; no NTK or
+feature measurements, which dominate at these widths and are benchmarked by
+benchmarks/ntk.py); and ``steps``, the training steps alone: one call of the chunk's compiled
+``fori_loop(vmap(step))`` from step 0 to ``steps``.  Both report GFLOP/s of the steps' model
+FLOPs.  These models are expensive on a CPU, so --model-steps is small (default 4).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -69,6 +97,11 @@ FLOP_BUDGET = 1.2e12  # model FLOPs per framework run when --steps is not given
 DEFAULT_STEPS, DEFAULT_N_LOGS = 1000, 30
 BASELINE_STEPS = 250  # default cap on the loops' steps (they are extrapolated per member-step)
 TARGETS = {"torch": {64: 25.0, 256: 6.0}, "peak": {256: 0.60, 1024: 0.90}}
+MODEL_WIDTH, MODEL_DEPTH, MODEL_STEPS = 256, 4, 4
+IMAGE, CHANNELS, KERNEL, IMAGE_BATCH = 8, 3, 3, 8
+CONTEXT, VOCAB, HEADS, SEQUENCE_BATCH = 128, 16, 4, 4
+MODEL_GRID = {"cnn": (np.logspace(-1, 1, 4), np.logspace(-2, 0, 4)),
+              "transformer": (np.logspace(-1, 1, 4), np.logspace(-3, -1, 4))}
 
 
 # ---------------------------------------------------------------- workload
@@ -129,10 +162,15 @@ def warm_up(program: train.Program, members: list[dict]) -> float:
     members = program.with_effective_lr(members)
     arrays = program.member_arrays(members)
     states = program.init_fn()(arrays)
-    for name in program.schedules():
+    for name in program.schedules():  # steps are Python ints, as in run_chunk: one jit signature
         jax.block_until_ready(program.measure_fn(name)(states, arrays, 0))
     jax.block_until_ready(program.chunk_advance_fn(members)(states, arrays, 0, 1))
     return time.perf_counter() - start
+
+
+def compiled_count(program: train.Program) -> int:
+    """Compiled signatures cached on the program's jitted functions (to check that a timed run compiled nothing)."""
+    return sum(fn._cache_size() for fn in program.compiled.values() if hasattr(fn, "_cache_size"))
 
 
 def time_framework(program: train.Program, members: list[dict]) -> tuple[float, dict]:
@@ -232,6 +270,96 @@ def bench_width(width: int, steps: int | None, dtype: str, baseline_members: int
     }
 
 
+# ---------------------------------------------------------------- CNN and transformer
+def model_flops_per_member_step(arch: str) -> float:
+    """4 x 2 x multiply-adds of one forward (forward, 2x backward, centring forward)."""
+    n = MODEL_WIDTH
+    if arch == "cnn":
+        convs = [KERNEL**2 * CHANNELS * n] + [KERNEL**2 * n * n] * (MODEL_DEPTH - 2)
+        macs = IMAGE_BATCH * (IMAGE**2 * sum(convs) + n)
+    else:
+        block = 12 * n * n + 2 * CONTEXT * n
+        macs = SEQUENCE_BATCH * CONTEXT * (MODEL_DEPTH * block + VOCAB * n + CONTEXT * n + n * VOCAB)
+    return 4 * 2 * macs
+
+
+def model_group(arch: str, steps: int, dtype: str) -> sweep.Group:
+    cfg = config.defaults()
+    cfg.model.update(arch=arch, width=MODEL_WIDTH, depth=MODEL_DEPTH, param="mup")
+    if arch == "cnn":
+        cfg.model.update(activation="relu", kernel_size=KERNEL)
+        cfg.data.update(task="cnn_teacher", image_size=IMAGE, channels=CHANNELS, batch_size=IMAGE_BATCH)
+        cfg.optim.update(name="sgd")
+    else:
+        cfg.model.update(activation="gelu", heads=HEADS)
+        cfg.data.update(task="markov", context=CONTEXT, vocab=VOCAB, batch_size=SEQUENCE_BATCH)
+        cfg.optim.update(name="adam")
+        cfg.train.update(loss="xent")
+    cfg.data.update(n_train=None, n_test=cfg.data.batch_size, n_probe=16)
+    cfg.optim.update(lr_rule="none")
+    cfg.train.update(steps=steps, n_logs=2, dtype=dtype)
+    cfg.measure.update(ntk=False, features=False)
+    gammas, lrs = MODEL_GRID[arch]
+    cfg.sweep = {"model": {"gamma": gammas.tolist()}, "optim": {"lr": lrs.tolist()}}
+    (group,) = sweep.groups(config.resolve(cfg))
+    return group
+
+
+def time_steps(program: train.Program, members: list[dict]) -> float:
+    """Seconds of the training steps alone: the chunk's compiled fori_loop from step 0 to ``steps``
+    (members after init, one chunk; warm_up compiled it)."""
+    members = program.with_effective_lr(members)[: program.chunk_size()]
+    arrays = program.member_arrays(members)
+    states = jax.block_until_ready(program.init_fn()(arrays))
+    advance = program.chunk_advance_fn(members)
+    start = time.perf_counter()
+    jax.block_until_ready(advance(states, arrays, 0, program.steps))
+    return time.perf_counter() - start
+
+
+def bench_model(arch: str, steps: int, dtype: str) -> dict:
+    group = model_group(arch, steps, dtype)
+    program = train.build(group.values)
+    members = group.members
+    warm_up_s = warm_up(program, members)
+    peak_before = matmul_peak(dtype)
+    compiled = compiled_count(program)
+    seconds, results = time_framework(program, members)
+    compiles = compiled_count(program) - compiled
+    steps_s = time_steps(program, members)
+    peak_after = matmul_peak(dtype)
+    useful = len(members) * steps * model_flops_per_member_step(arch)
+    return {
+        "arch": arch, "steps": steps, "members": len(members), "chunk": min(program.chunk_size(), len(members)),
+        "warm_up": warm_up_s, "peak": max(peak_before, peak_after),
+        "busy": min(peak_before, peak_after) < 0.75 * max(peak_before, peak_after),
+        "seconds": seconds, "gflops": useful / seconds / 1e9, "steps_s": steps_s, "steps_gflops": useful / steps_s / 1e9,
+        "gflop_step": useful / steps / 1e9, "diverged": int(np.sum(results["diverged"])), "compiles": compiles,
+    }
+
+
+def print_model_table(rows: list[dict], dtype: str) -> None:
+    head = (f"{'arch':>11} {'members':>7} {'chunk':>5} {'steps':>5} {'GFLOP/step':>10} {'div':>3} {'peak GF/s':>9} "
+            f"{'warm-up s':>9} {'train s':>7} {'GF/s':>6} {'%peak':>6} {'steps s':>7} {'GF/s':>6} {'%peak':>6}")
+    print(f"\n16-member gamma x eta groups, muP, width {MODEL_WIDTH}, depth {MODEL_DEPTH}, {dtype}: cnn on "
+          f"{IMAGE}x{IMAGE}x{CHANNELS} images, B={IMAGE_BATCH}, SGD; transformer T={CONTEXT}, V={VOCAB}, "
+          f"{HEADS} heads, B={SEQUENCE_BATCH}, Adam, xent")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['arch']:>11} {r['members']:>7} {r['chunk']:>5} {r['steps']:>5} {r['gflop_step']:>10.1f} "
+              f"{r['diverged']:>3} {r['peak']:>9.1f} {r['warm_up']:>9.2f} {r['seconds']:>7.2f} {r['gflops']:>6.1f} "
+              f"{100 * r['gflops'] / r['peak']:>5.1f}% {r['steps_s']:>7.2f} {r['steps_gflops']:>6.1f} "
+              f"{100 * r['steps_gflops'] / r['peak']:>5.1f}%{'  (busy)' if r['busy'] else ''}"
+              + (f"  ({r['compiles']} compiles inside train s)" if r["compiles"] else ""))
+    print("train s: Program.train end to end (init, f(theta_0) on the fixed sets, losses and probe predictions at")
+    print("the first and last step; no NTK or feature measurements); steps s: the training steps alone, one")
+    print("fori_loop(vmap(step)) call.  GF/s of both: the steps' model FLOPs (forward, 2x backward, centring")
+    print("forward; attention over all T x T pairs).  peak: the better of jnp.dot 2048^2 before and after the row;")
+    print("(busy): the two differ by more than 25%.  The warm-up compiles every signature train uses; a note")
+    print("'compiles inside train s' means train still compiled something, so its time includes compilation.")
+
+
 # ---------------------------------------------------------------- report
 def ratio(baseline: float | None, seconds: float) -> str:
     return "n/a" if baseline is None else f"{baseline / seconds:.1f}x"
@@ -283,9 +411,12 @@ def print_ratios(rows: list[dict]) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--arch", default="mlp,cnn,transformer",
+                        help="comma-separated tables: mlp (64 members, per width), cnn, transformer (16 members)")
     parser.add_argument("--widths", default="64,256,1024", help="comma-separated widths")
     parser.add_argument("--steps", type=int, default=None,
                         help=f"optimizer steps for every width (default: ~{FLOP_BUDGET:.1e} model FLOPs, 30..1000)")
+    parser.add_argument("--model-steps", type=int, default=MODEL_STEPS, help="optimizer steps of the cnn and transformer")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
                         help="train.dtype (the framework has no bfloat16)")
     parser.add_argument("--baseline-members", type=int, default=4, help="members the loops train (spread over grid)")
@@ -294,10 +425,23 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
-    widths = [int(w) for w in args.widths.split(",")]
+    archs = args.arch.split(",")
+    unknown = set(archs) - {"mlp", "cnn", "transformer"}
+    if unknown:
+        parser.error(f"--arch: unknown {sorted(unknown)}; allowed mlp, cnn, transformer")
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} cores", flush=True)
+    model_rows = []
+    for arch in [a for a in archs if a != "mlp"]:
+        model_rows.append(bench_model(arch, args.model_steps, args.dtype))
+        r = model_rows[-1]
+        print(f"  {arch}: {r['steps']} steps, train {r['seconds']:.1f}s, steps {r['steps_s']:.1f}s, "
+              f"{r['steps_gflops']:.1f} GFLOP/s", flush=True)
+    if model_rows:
+        print_model_table(model_rows, args.dtype)
+    if "mlp" not in archs:
+        return
     rows = []
-    for width in widths:
+    for width in [int(w) for w in args.widths.split(",")]:
         rows.append(bench_width(width, args.steps, args.dtype, args.baseline_members, args.baseline_steps))
         r = rows[-1]
         print(f"  width {width}: {r['steps']} steps, train {r['seconds']:.1f}s, {r['gflops']:.1f} GFLOP/s", flush=True)

@@ -168,6 +168,7 @@ SCHEMA: dict[str, Field] = {
     "data.n_classes": Field(int, None, optional=True, check=_at_least(2), rule=">= 2 (None = regression)"),
     "data.vocab": Field(int, 16, check=_at_least(2), rule=">= 2 (tokens)"),
     "data.context": Field(int, 16, check=_at_least(2), rule=">= 2 (tokens per sequence)"),
+    "data.order": Field(int, 1, check=_at_least(1), rule=">= 1 (tokens a Markov chain conditions on)"),
     # optim
     "optim.name": Field(str, "sgd", choices=("sgd", "adam")),
     "optim.lr": Field(float, 0.1, vmapped=True, check=_positive, rule="> 0"),

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import optax
+from flax import traverse_util
 
 HYPERPARAMS = {  # optax argument -> member field
     "learning_rate": "lr_effective",
@@ -21,6 +23,14 @@ HYPERPARAMS = {  # optax argument -> member field
     "b2": "optim.b2",
     "eps": "optim.eps",
 }
+
+
+def layer_multipliers(params, recorded) -> dict:
+    """The lr multiplier of every parameter: the one its layer recorded, else 1 (a parameter
+    outside the parameterized layers trains at the member's lr)."""
+    flat = traverse_util.flatten_dict(recorded, sep="/")
+    ones = traverse_util.flatten_dict(params, sep="/")
+    return traverse_util.unflatten_dict({path: flat.get(path, jnp.ones((), p.dtype)) for path, p in ones.items()}, sep="/")
 
 
 def scale_by_layer(multipliers) -> optax.GradientTransformation:

@@ -78,7 +78,7 @@ def test_cnn_teacher_targets_are_standardized_and_classes_balanced():
 def test_markov_sequences_follow_their_chain_and_targets_are_next_token_distributions():
     from scaling.data import sequences
 
-    task = sequences.Markov(vocab=6, context=50, alpha=1.5, dtype=jnp.float32)
+    task = sequences.Markov(vocab=6, context=50, order=1, alpha=1.5, dtype=jnp.float32)
     teacher = task.teacher(KEY)
     x = task.inputs(teacher, jax.random.key(1), 4000)
     assert x.shape == (4000, 50) and x.dtype == jnp.int32
@@ -97,10 +97,24 @@ def test_markov_sequences_follow_their_chain_and_targets_are_next_token_distribu
 def test_markov_classes_are_labelled_by_the_chain_that_drew_them():
     from scaling.data import sequences
 
-    task = sequences.MarkovClasses(vocab=8, context=32, alpha=1.5, n_classes=3, dtype=jnp.float32)
+    task = sequences.MarkovClasses(vocab=8, context=32, order=2, alpha=1.5, n_classes=3, dtype=jnp.float32)
     teacher = task.teacher(KEY)
     chain = jnp.arange(3000) % 3
-    x = sequences.sample(teacher, chain, jax.random.key(2), 32)
+    x = sequences.sample(teacher, chain, jax.random.key(2), 32, order=2)
     labels = task.targets(teacher, x)
     assert labels.shape == (3000, 3)
     assert float(jnp.mean(jnp.argmax(labels, 1) == chain)) > 0.95  # the Bayes rule recovers the chain
+
+
+def test_markov_chain_of_order_two_conditions_on_the_last_two_tokens():
+    from scaling.data import sequences
+
+    task = sequences.Markov(vocab=3, context=40, order=2, alpha=2.0, dtype=jnp.float32)
+    teacher = task.teacher(KEY)
+    x = np.asarray(task.inputs(teacher, jax.random.key(1), 4000))
+    counts = np.zeros((9, 3))
+    np.add.at(counts, (3 * x[:, :-2].ravel() + x[:, 1:-1].ravel(), x[:, 2:].ravel()), 1)
+    np.testing.assert_allclose(counts / counts.sum(1, keepdims=True), np.exp(np.asarray(teacher[0])), atol=0.015)
+    y = np.asarray(task.targets(teacher, jnp.asarray(x)))
+    np.testing.assert_allclose(y[:, 0], 1 / 3)  # one token known: the next is uniform
+    np.testing.assert_allclose(y[:, 5], np.exp(np.asarray(teacher[0]))[3 * x[:, 4] + x[:, 5]], rtol=1e-5)

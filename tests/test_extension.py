@@ -27,7 +27,9 @@ def get_config():
 
 
 class GatedMLP(nn.Module):
-    """f = w . (U x * sigmoid(V x)): roles decide everything, the framework does the rest."""
+    """f = w . (U x * sigmoid(V x / T)): roles decide everything, the framework does the rest.
+    The temperature T is a parameter outside the parameterized layers: lr multiplier 1, and
+    its NTK comes from per-example Jacobians."""
 
     width: int
     out_dim: int
@@ -38,7 +40,8 @@ class GatedMLP(nn.Module):
     def __call__(self, x):
         value = Dense(self.width, "input", self.rules, dtype=self.dtype, name="value")(x)
         gate = Dense(self.width, "input", self.rules, dtype=self.dtype, name="gate")(x)
-        h = value * jax.nn.sigmoid(gate)
+        temperature = self.param("temperature", nn.initializers.ones, (), self.dtype)
+        h = value * jax.nn.sigmoid(gate / temperature)
         self.sow("features", "h", h)
         return Dense(self.out_dim, "readout", self.rules, dtype=self.dtype, name="readout")(h)
 
@@ -58,7 +61,8 @@ def test_a_model_registered_in_a_test_file_sweeps_through_scaling_run(gated_mlp,
     assert cli.main(["run", str(config), "--out", str(out), "--no-progress"]) == 0
     ds = scaling.load(out)
     assert dict(ds.sizes)["width"] == 2 and dict(ds.sizes)["lr"] == 2
-    assert list(ds.param.values) == ["gate/w", "readout/w", "value/w"]
+    assert list(ds.param.values) == ["gate/w", "readout/w", "temperature", "value/w"]
+    assert (ds.weight_change.sel(param="temperature").isel(feature_step=-1) > 0).all()
     assert list(ds.feature.values) == ["h"]
     loss = ds.test_loss.values
     assert np.isfinite(loss).all() and (loss[..., -1] < loss[..., 0]).all()

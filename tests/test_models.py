@@ -10,7 +10,9 @@ import pytest
 from conftest import members, values
 
 from scaling import config as config_lib
-from scaling import train
+from scaling import models, train
+from scaling.models import layers
+from scaling.measure import ntk as ntk_lib
 from scaling.parameterization import Parameterization, branch_multiplier
 
 IMAGES = {"data.task": "cnn_teacher", "data.image_size": 4, "data.channels": 2}
@@ -39,8 +41,7 @@ def _state(program, base):
     return jax.tree.map(lambda a: a[0], arrays), state
 
 
-@pytest.mark.parametrize("name", list(SMALL))
-@pytest.mark.parametrize("param", ["sp", "mup"])
+@pytest.mark.parametrize("name,param", [("cnn", "mup"), ("resnet", "sp"), ("transformer", "mup"), ("vit", "ntk")])
 def test_ntk_equals_brute_force_jacobian_kernel(name, param):
     """Structured kernels of convolutions, embeddings and attention projections (per position)
     against J J^T of the measured output (a language model's last position), float64."""
@@ -62,10 +63,28 @@ def test_ntk_equals_brute_force_jacobian_kernel(name, param):
         np.testing.assert_allclose(kernel, expected, rtol=1e-10, atol=1e-10 * float(jnp.abs(expected).max()))
 
 
+@pytest.mark.parametrize("name,overrides", [
+    ("cnn", {"model.width": 32, "data.image_size": 8, "data.n_probe": 32}),
+    ("transformer", {"model.width": 32, "data.context": 16, "data.vocab": 8, "data.n_probe": 16}),
+])
+def test_ntk_memory_estimate_bounds_the_compiled_call_and_sets_the_member_blocks(name, overrides, monkeypatch):
+    base = small(name, **overrides)
+    program = train.build(base)
+    member, state = _state(program, base)
+    estimate = ntk_lib.memory_bytes(program.model, program.variables(state), program.stream.probe[0],
+                                    program.stream.task.out_dim, False)
+    compiled = jax.jit(program.ntk).lower(state, member).compile().memory_analysis()
+    assert compiled.temp_size_in_bytes < 1.25 * estimate < 5 * compiled.temp_size_in_bytes
+    monkeypatch.setattr(train, "NTK_MEMORY_BYTES", 3 * estimate)
+    assert program.ntk_block(16) == 3
+
+
 def _lr_scales(name, param, optimizer, width=16):
-    """The per-leaf lr multipliers the layers record at init."""
-    program = train.build(small(name, **{"model.param": param, "optim.name": optimizer, "model.width": width}))
-    variables = program.model.init(jax.random.key(0), program.stream.probe[0][:1], mutable=["params", "lr_scale"])
+    """The per-leaf lr multipliers the layers record at init (no data: a dummy input of the right kind)."""
+    base = small(name, **{"model.param": param, "optim.name": optimizer, "model.width": width})
+    model = models.REGISTRY[base["model.arch"]].build(base, 5, Parameterization(param, optimizer), jnp.float32)
+    x = jnp.zeros((1, 4), jnp.int32) if name == "transformer" else jnp.zeros((1, 4, 4, 2))
+    variables = jax.jit(lambda key: model.init(key, x, mutable=["params", "lr_scale"]))(jax.random.key(0))
     return {path: float(v) for path, v in train.flatten(variables["lr_scale"]).items()}
 
 
@@ -84,9 +103,17 @@ def test_transformer_roles_give_mup_adam_and_sgd_learning_rates():
 def test_convolution_fan_in_counts_the_kernel_taps():
     sgd = _lr_scales("cnn", "mup", "sgd", 8)
     assert sgd["conv0/w"] == 8 and sgd["conv1/w"] == 9 * 8 and sgd["readout/w"] == 8
-    program = train.build(small("cnn", **{"model.param": "ntk", "model.width": 8}))
-    rule = program.rules.layer("hidden", 9 * 8, 8)
-    assert rule.mult == pytest.approx(1 / math.sqrt(72))
+    assert _lr_scales("cnn", "mup", "adam", 8)["conv1/w"] == pytest.approx(1 / math.sqrt(72))
+
+
+@pytest.mark.parametrize("k,stride,size", [(3, 1, 8), (3, 2, 7), (1, 2, 8), (5, 1, 6)])
+def test_convolution_as_patches_equals_the_native_convolution(k, stride, size):
+    x = jax.random.normal(jax.random.key(0), (2, size, size, 3))
+    w = jax.random.normal(jax.random.key(1), (k, k, 3, 4))
+    native = jax.lax.conv_general_dilated(x, w, (stride, stride), "SAME", dimension_numbers=layers.IMAGE_DIMS)
+    patches = layers.image_patches(x, k, stride) @ w.reshape(-1, 4)
+    np.testing.assert_allclose(patches, native, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layers.conv2d(x, w, stride), native, rtol=1e-5, atol=1e-5)
 
 
 def test_attention_logit_scale_and_residual_branch_multiplier():
@@ -116,25 +143,21 @@ def test_residual_branch_multiplier_scales_the_branches():
 
 
 @pytest.mark.parametrize("name", ["cnn", "transformer"])
-def test_diverging_members_change_no_other_member_and_chunks_do_not_matter(name):
-    base = small(name, **{"train.steps": 6, "train.n_logs": 3, "measure.features": True})
-    ms = members(base, optim__lr=[0.01, 0.02, 1e8])
-    together = train.build(base).train(ms)
-    alone = train.build({**base, "train.max_members": 1}).train(ms[:1])
-    assert list(together["diverged"]) == [False, False, True]
-    for key in ("train_loss", "test_loss", "probe_pred", "feature_rms"):
-        np.testing.assert_allclose(together[key][0], alone[key][0], rtol=1e-5, atol=1e-7)
-        assert np.isnan(together[key][2][-1]).all()
-
-
-def test_language_model_measures_its_last_position():
-    base = small("transformer", **{"measure.predictions_every": [0, 2], "train.steps": 2})
+def test_diverging_members_change_no_other_member(name):
+    base = small(name, **{"train.steps": 6, "train.n_logs": 3, "measure.features": True,
+                          "measure.predictions_every": [0, 3, 6]})
     program = train.build(base)
-    assert program.stream.probe[1].shape == (6, 4, 5)  # next-token distributions at every position
-    np.testing.assert_allclose(program.stream.probe_target, program.stream.probe[1][:, -1])
-    result = program.train(members(base))
-    assert result["probe_pred"].shape == (1, 2, 6, 5)
-    assert program.result_dims()["probe_pred"] == ["pred_step", "probe", "output"]
+    calm = program.train(members(base, optim__lr=[0.01, 0.02, 0.03]))
+    wild = program.train(members(base, optim__lr=[0.01, 0.02, 1e8]))
+    assert list(calm["diverged"]) == [False, False, False] and list(wild["diverged"]) == [False, False, True]
+    for key in ("train_loss", "test_loss", "probe_pred", "feature_rms"):
+        np.testing.assert_array_equal(calm[key][:2], wild[key][:2])
+        assert np.isnan(wild[key][2][-1]).all()
+    if name == "transformer":  # a language model's measurements see its last position
+        assert program.stream.probe[1].shape == (6, 4, 5)  # next-token distributions at every position
+        np.testing.assert_allclose(program.stream.probe_target, program.stream.probe[1][:, -1])
+        assert calm["probe_pred"].shape == (3, 3, 6, 5)
+        assert program.result_dims()["probe_pred"] == ["pred_step", "probe", "output"]
 
 
 @pytest.mark.parametrize("overrides,field", [

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from scaling.data import class_targets, register
-from scaling.models.layers import IMAGE_DIMS
+from scaling.models.layers import conv2d
 
 TEACHER_CHANNELS, NORMALIZATION_SAMPLES = 16, 4096
 
@@ -45,7 +45,7 @@ class CNNTeacher:
 
     def _raw(self, teacher, x):
         filters, readout = teacher[:2]
-        h = jax.lax.conv_general_dilated(x, filters, (1, 1), "SAME", dimension_numbers=IMAGE_DIMS)
+        h = conv2d(x, filters)
         pooled = jnp.mean(jax.nn.relu(h / jnp.sqrt(9.0 * self.channels)), axis=(1, 2))
         return pooled @ readout / jnp.sqrt(float(TEACHER_CHANNELS))
 

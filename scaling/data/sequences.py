@@ -1,8 +1,10 @@
 """Synthetic token sequences generated on the device: random Markov chains.
 
-Each chain's transition rows are random permutations of Zipf probabilities
+A chain of order k (``data.order``) draws each token given the previous k: its transition
+rows, one per context of k tokens, are random permutations of Zipf probabilities
 p_k ~ k^-alpha over the vocabulary (``data.alpha``: larger is more predictable); the first
-token is uniform.  ``markov``: language modelling, the target at each position is the
+k tokens are uniform.  Order 1 needs only the current token; order >= 2 needs attention to
+earlier positions.  ``markov``: language modelling, the target at each position is the
 chain's next-token distribution (the expected one-hot target: cross-entropy against it is
 the entropy rate plus the model's KL divergence).  ``markov_classes``: K chains, a sequence
 drawn from a uniform one is labelled by the Bayes-optimal rule, the chain of highest
@@ -21,35 +23,46 @@ from scaling.config import ConfigError
 from scaling.data import class_targets, register
 
 
-def zipf_chains(key, n_chains: int, vocab: int, alpha: float, dtype):
-    """Log transition matrices (n_chains, V, V): each row a random permutation of k^-alpha, normalized."""
+MAX_TABLE = 2**24  # entries of a chain's transition table
+
+
+def zipf_chains(key, n_chains: int, vocab: int, order: int, alpha: float, dtype):
+    """Log transition tables (n_chains, V^order, V): each row a random permutation of k^-alpha, normalized."""
     probabilities = jnp.arange(1, vocab + 1, dtype=dtype) ** -alpha
     probabilities = probabilities / probabilities.sum()
-    keys = jax.random.split(key, n_chains * vocab)
+    keys = jax.random.split(key, n_chains * vocab**order)
     rows = jax.vmap(lambda k: jax.random.permutation(k, probabilities))(keys)
-    return jnp.log(rows.reshape(n_chains, vocab, vocab))
+    return jnp.log(rows.reshape(n_chains, vocab**order, vocab))
 
 
-def sample(log_transitions, chain, key, length: int):
+def contexts(x, vocab: int, order: int):
+    """The row of the transition table at each position: sum_i x_{t-i} V^i over the last ``order``
+    tokens (meaningful from position order - 1 on)."""
+    return sum(jnp.roll(x, i, axis=1) * vocab**i for i in range(order))
+
+
+def sample(log_transitions, chain, key, length: int, order: int = 1):
     """Token sequences (n, length), the i-th drawn from chain ``chain[i]``."""
     n, vocab = chain.shape[0], log_transitions.shape[-1]
     k_first, k_rest = jax.random.split(key)
-    first = jax.random.randint(k_first, (n,), 0, vocab)
+    first = jax.random.randint(k_first, (n, order), 0, vocab)
 
-    def next_token(token, k):
-        token = jax.random.categorical(k, log_transitions[chain, token])
-        return token, token
+    def next_token(context, k):
+        token = jax.random.categorical(k, log_transitions[chain, context])
+        return (context * vocab + token) % vocab**order, token
 
-    _, rest = jax.lax.scan(next_token, first, jax.random.split(k_rest, length - 1))
-    return jnp.concatenate([first[:, None], rest.T], axis=1)
+    _, rest = jax.lax.scan(next_token, contexts(first, vocab, order)[:, -1], jax.random.split(k_rest, length - order))
+    return jnp.concatenate([first, rest.T], axis=1)
 
 
 @dataclasses.dataclass(frozen=True)
 class Markov:
-    """Next-token prediction on one random chain; targets (n, T, V)."""
+    """Next-token prediction on one random chain; targets (n, T, V), uniform where fewer than
+    ``order`` tokens are known."""
 
     vocab: int
     context: int
+    order: int
     alpha: float
     dtype: Any
 
@@ -58,13 +71,14 @@ class Markov:
         return self.vocab
 
     def teacher(self, key):
-        return zipf_chains(key, 1, self.vocab, self.alpha, self.dtype)
+        return zipf_chains(key, 1, self.vocab, self.order, self.alpha, self.dtype)
 
     def inputs(self, teacher, key, n):
-        return sample(teacher, jnp.zeros(n, jnp.int32), key, self.context)
+        return sample(teacher, jnp.zeros(n, jnp.int32), key, self.context, self.order)
 
     def targets(self, teacher, x):
-        return jnp.exp(teacher[0][x])
+        known = (jnp.arange(x.shape[1]) >= self.order - 1)[None, :, None]
+        return jnp.where(known, jnp.exp(teacher[0][contexts(x, self.vocab, self.order)]), 1 / self.vocab)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +87,7 @@ class MarkovClasses:
 
     vocab: int
     context: int
+    order: int
     alpha: float
     n_classes: int
     dtype: Any
@@ -82,23 +97,34 @@ class MarkovClasses:
         return 1 if self.n_classes == 2 else self.n_classes
 
     def teacher(self, key):
-        return zipf_chains(key, self.n_classes, self.vocab, self.alpha, self.dtype)
+        return zipf_chains(key, self.n_classes, self.vocab, self.order, self.alpha, self.dtype)
 
     def inputs(self, teacher, key, n):
         k_chain, k_tokens = jax.random.split(key)
-        return sample(teacher, jax.random.randint(k_chain, (n,), 0, self.n_classes), k_tokens, self.context)
+        chain = jax.random.randint(k_chain, (n,), 0, self.n_classes)
+        return sample(teacher, chain, k_tokens, self.context, self.order)
 
     def targets(self, teacher, x):
-        log_likelihood = teacher[:, x[:, :-1], x[:, 1:]].sum(-1)  # (K, n)
+        rows = contexts(x, self.vocab, self.order)[:, self.order - 1:-1]
+        log_likelihood = teacher[:, rows, x[:, self.order:]].sum(-1)  # (K, n)
         return class_targets(jnp.argmax(log_likelihood, axis=0), self.n_classes, self.dtype)
 
 
-def _needs_classes(values):
-    if values["data.n_classes"] is None:
-        raise ConfigError("data.n_classes", None, "an integer >= 2 for data.task = 'markov_classes'")
+def _check(task: str, needs_classes: bool):
+    def check(values):
+        vocab, order = values["data.vocab"], values["data.order"]
+        if vocab ** (order + 1) > MAX_TABLE:
+            raise ConfigError("data.order", order, f"vocab^(order + 1) <= 2^24 (vocab {vocab}) for data.task = {task!r}")
+        if order >= values["data.context"]:
+            raise ConfigError("data.order", order, f"< data.context ({values['data.context']})")
+        if needs_classes and values["data.n_classes"] is None:
+            raise ConfigError("data.n_classes", None, f"an integer >= 2 for data.task = {task!r}")
+
+    return check
 
 
-register("markov", lambda v, dtype: Markov(v["data.vocab"], v["data.context"], v["data.alpha"], dtype), kind="language")
-register("markov_classes", lambda v, dtype: MarkovClasses(v["data.vocab"], v["data.context"], v["data.alpha"],
-                                                          v["data.n_classes"], dtype),
-         kind="sequence", check=_needs_classes)
+register("markov", lambda v, dtype: Markov(v["data.vocab"], v["data.context"], v["data.order"], v["data.alpha"], dtype),
+         kind="language", check=_check("markov", False))
+register("markov_classes", lambda v, dtype: MarkovClasses(v["data.vocab"], v["data.context"], v["data.order"],
+                                                          v["data.alpha"], v["data.n_classes"], dtype),
+         kind="sequence", check=_check("markov_classes", True))

@@ -26,8 +26,8 @@ def coord_check(values: dict[str, Any], widths: list[int], steps: int = 3) -> xr
         member = {p: values[p] for p in train.member_fields()}
         members = program.member_arrays(program.with_effective_lr([member]))
         state = program.init_fn()(members)
-        step = jax.jit(train.over_members(program.step, in_axes=(0, 0, None)))
-        measure = jax.jit(lambda state: probe_features(  # noqa: B023 (used within the iteration)
+        step = train.jit(train.over_members(program.step, in_axes=(0, 0, None)))
+        measure = train.jit(lambda state: probe_features(  # noqa: B023 (used within the iteration)
             program.model, program.variables(jax.tree.map(lambda a: a[0], state)), program.stream.probe[0]))
         features = [measure(state)]
         for t in range(steps):

@@ -62,14 +62,15 @@ def leaf_kernels(model, variables: dict[str, Any], x, full: bool = False, block:
 
 def memory_bytes(model, variables: dict[str, Any], x, n_outputs: int, full: bool, block: int = 64) -> int:
     """An estimate of the memory of one ``leaf_kernels`` call from the shapes alone: layer factors,
-    output cotangents, per-example weight gradients of layers applied at several positions,
-    Jacobian blocks of the fallback, and the kernels."""
+    output cotangents, the forward pass kept for them, per-example weight gradients of layers
+    applied at several positions, Jacobian blocks of the fallback, and the kernels."""
     apply = functools.partial(model.apply, mutable=[FACTORS, PERTURBATIONS])
     _, captured = jax.eval_shape(apply, variables, x)
     factors = traverse_util.flatten_dict(captured.get(FACTORS, {}), sep=SEP)
     outputs = traverse_util.flatten_dict(captured.get(PERTURBATIONS, {}), sep=SEP)
     params = traverse_util.flatten_dict(variables["params"], sep=SEP)
-    n_points, elements = x.shape[0], 0
+    n_points = x.shape[0]
+    elements = 2 * sum(math.prod(y.shape) for y in outputs.values())  # the forward pass the vjp keeps
     for path, leaf in params.items():
         if path in factors and len(factors[path]) == 1:
             a, g = factors[path][0].shape, outputs[path.rsplit(SEP, 1)[0] + SEP + "out"].shape

@@ -58,9 +58,10 @@ class Dense(nn.Module):
 
 
 class Conv(Dense):
-    """A 2-d convolution of NHWC images with 'SAME' padding, parameterized like ``Dense``
-    with fan-in k * k * channels.  Its NTK factor is the image patches (P, H', W', k*k*C):
-    the convolution is patches @ W, so its kernel is structured like a dense layer's."""
+    """A 2-d convolution of NHWC images with 'SAME' padding (``conv2d``), parameterized like
+    ``Dense`` with fan-in k * k * channels.  Its NTK factor is the image patches
+    (P, H', W', k*k*C): the convolution is patches @ W, so its kernel is structured like a
+    dense layer's."""
 
     kernel_size: int = 3
     stride: int = 1
@@ -71,12 +72,32 @@ class Conv(Dense):
         rule = self.rules.layer(self.role, k * k * channels, self.features)
         w = self.param("w", nn.initializers.normal(rule.std), (k, k, channels, self.features), self.dtype)
         mult = jnp.asarray(rule.mult, self.dtype)
-        strides = (self.stride, self.stride)
         if self.is_mutable_collection("tangent_factors"):
-            patches = jax.lax.conv_general_dilated_patches(x, (k, k), strides, "SAME", dimension_numbers=IMAGE_DIMS)
-            self.sow("tangent_factors", "w", patches * mult)
-        y = jax.lax.conv_general_dilated(x, w, strides, "SAME", dimension_numbers=IMAGE_DIMS) * mult
+            self.sow("tangent_factors", "w", image_patches(x, k, self.stride) * mult)
+        y = conv2d(x, w, self.stride) * mult
         return self._finish(y, rule.lr, y.shape[:-1])
+
+
+def conv2d(x, w, stride: int = 1):
+    """'SAME' convolution of NHWC images with an HWIO kernel.  On CPU it is patches @ W: under
+    ``vmap`` over members a convolution becomes a grouped one, which XLA:CPU runs about 10x
+    slower than this batched matmul (benchmarks/throughput.py); elsewhere the native
+    convolution, since the patches take k * k times the memory of the image."""
+    if jax.default_backend() == "cpu":
+        return image_patches(x, w.shape[0], stride) @ w.reshape(-1, w.shape[-1])
+    return jax.lax.conv_general_dilated(x, w, (stride, stride), "SAME", dimension_numbers=IMAGE_DIMS)
+
+
+def image_patches(x, k: int, stride: int = 1):
+    """The k x k patches of NHWC images with 'SAME' padding, (N, H', W', k*k*C) ordered (row, column,
+    channel) like an HWIO kernel reshaped to (k*k*C, O): shifted strided slices of the padded images,
+    whose gradient is a pad (``lax.conv_general_dilated_patches`` is a grouped convolution)."""
+    (top, bottom), (left, right) = jax.lax.padtype_to_pads(x.shape[1:3], (k, k), (stride, stride), "SAME")
+    padded = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    rows, cols = -(-x.shape[1] // stride), -(-x.shape[2] // stride)
+    shifted = [padded[:, i: i + stride * (rows - 1) + 1: stride, j: j + stride * (cols - 1) + 1: stride]
+               for i in range(k) for j in range(k)]
+    return jnp.concatenate(shifted, axis=-1)
 
 
 def record_lr(module: nn.Module, name: str, lr: float) -> None:
