@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 import xarray as xr  # noqa: E402
 
 
@@ -24,6 +25,8 @@ def plot(check: xr.Dataset, path: Path, title: str) -> Path:
                 ax.plot(check.width, check[name].sel(step=t, feature=feature), "o-", color=colour, label=feature)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%.3g"))
+            ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
             ax.grid(True, which="both", alpha=0.3)
             if row == 0:
                 ax.set_title(f"step {t}")
