@@ -2,11 +2,14 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from scaling import cli
 from scaling import config as config_lib
+
+CONFIGS = Path(__file__).parent.parent / "configs"
 
 BAD = [
     ({"model.width": "0"}, "model.width", "0"),
@@ -120,3 +123,12 @@ def test_readme_example_config_is_valid(tmp_path):
 def test_sweep_must_be_a_section():
     with pytest.raises(config_lib.ConfigError, match="sweep"):
         config_lib.resolve({"sweep": [1, 2]})
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in CONFIGS.glob("*.py")))
+def test_every_example_config_is_valid(name):
+    from scaling import sweep
+
+    path = CONFIGS / f"{name}.py"
+    resolved = config_lib.resolve(config_lib.load_file(path))  # checks every group's values
+    assert len(sweep.groups(resolved)) >= 1
