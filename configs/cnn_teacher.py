@@ -13,10 +13,10 @@ import ml_collections
 def get_config():
     config = ml_collections.ConfigDict()
     config.model = dict(arch="cnn", depth=4, param="mup", activation="relu")
-    config.data = dict(task="cnn_teacher", image_size=8, channels=3, batch_size=32, n_probe=64)
+    config.data = dict(task="cnn_teacher", image_size=8, channels=3, batch_size=32, n_probe=32)
     config.optim = dict(name="sgd")
     config.train = dict(steps=200, n_logs=12)
-    config.measure = dict(ntk_n_logs=4)
+    config.measure = dict(ntk_every=[0, 50, 200])
     config.sweep = dict(
         model=dict(width=[16, 32, 64], gamma=[0.1, 1.0, 10.0]),
         optim=dict(lr=[0.003, 0.01, 0.03, 0.1, 0.3]),
