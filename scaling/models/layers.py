@@ -106,6 +106,11 @@ def record_lr(module: nn.Module, name: str, lr: float) -> None:
         module.variable("lr_scale", name, lambda: jnp.asarray(lr, module.dtype))
 
 
+def normalization(kind: str):
+    """``model.norm``: ``layer_norm`` for "layer", the identity for "none"."""
+    return layer_norm if kind == "layer" else (lambda h: h)
+
+
 def layer_norm(h, eps: float = 1e-6):
     """Parameter-free layer normalization over the last axis (no gain or offset to parameterize)."""
     mean = jnp.mean(h, axis=-1, keepdims=True)

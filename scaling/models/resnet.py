@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from scaling.models import register
-from scaling.models.layers import ACTIVATIONS, Conv, Dense, layer_norm
+from scaling.models.layers import ACTIVATIONS, Conv, Dense, normalization
 from scaling.parameterization import Parameterization, branch_multiplier
 
 
@@ -39,7 +39,7 @@ class ResNet(nn.Module):
     @nn.compact
     def __call__(self, x):
         act = ACTIVATIONS[self.activation]
-        norm = layer_norm if self.norm == "layer" else (lambda h: h)
+        norm = normalization(self.norm)
         multiplier = branch_multiplier(self.residual, self.residual_beta, self.stages * self.depth)
         conv = lambda features, role, name, k=self.kernel_size, stride=1: Conv(  # noqa: E731
             features, role, self.rules, dtype=self.dtype, kernel_size=k, stride=stride, name=name)

@@ -25,7 +25,7 @@ from flax import linen as nn
 
 from scaling.config import ConfigError
 from scaling.models import register
-from scaling.models.layers import ACTIVATIONS, Dense, layer_norm
+from scaling.models.layers import ACTIVATIONS, Dense, normalization
 from scaling.parameterization import Parameterization, branch_multiplier
 
 MLP_RATIO = 4
@@ -69,7 +69,7 @@ class Transformer(nn.Module):
     @nn.compact
     def __call__(self, x):
         dense = lambda features, role, name, **kw: Dense(features, role, self.rules, dtype=self.dtype, name=name, **kw)  # noqa: E731
-        norm = layer_norm if self.norm == "layer" else (lambda h: h)
+        norm = normalization(self.norm)
         act = ACTIVATIONS[self.activation]
         tokens = x if self.vocab is not None else patches(x, self.patch_size)
         h = dense(self.width, "input", "embed", vocab=self.vocab)(tokens)
@@ -99,9 +99,7 @@ def patches(images, size: int):
 
 def build(causal: bool):
     def build_model(values: dict[str, Any], out_dim: int, rules: Parameterization, dtype) -> Transformer:
-        from scaling import data
-
-        tokens = data.REGISTRY[values["data.task"]].kind in ("sequence", "language")
+        tokens = _task_kind(values) in ("sequence", "language")
         return Transformer(width=values["model.width"], depth=values["model.depth"], heads=values["model.heads"],
                            out_dim=out_dim, rules=rules, causal=causal, vocab=values["data.vocab"] if tokens else None,
                            patch_size=values["model.patch_size"], norm=values["model.norm"],
@@ -115,16 +113,16 @@ def check(values: dict[str, Any]) -> None:
     width, heads = values["model.width"], values["model.heads"]
     if width % heads:
         raise ConfigError("model.heads", heads, f"a divisor of model.width ({width})")
-    if values["model.arch"] == "transformer_classifier" and values["data.task"] in _image_tasks():
+    if _task_kind(values) == "image":
         size, patch = values["data.image_size"], values["model.patch_size"]
         if size % patch:
             raise ConfigError("model.patch_size", patch, f"a divisor of data.image_size ({size})")
 
 
-def _image_tasks():
+def _task_kind(values: dict[str, Any]) -> str:
     from scaling import data
 
-    return [name for name, spec in data.REGISTRY.items() if spec.kind == "image"]
+    return data.REGISTRY[values["data.task"]].kind
 
 
 register("transformer", build=build(causal=True), n_layers=lambda values: 3, inputs=("language",), check=check)
