@@ -102,6 +102,25 @@ class StepsField(Field):
         raise ConfigError(path, value, self.allowed())
 
 
+class ClassesField(Field):
+    """A subset of class labels: a list of two or more distinct integers >= 0, or None (all)."""
+
+    def __init__(self):
+        super().__init__(type=int, default=None, optional=True)
+
+    def allowed(self) -> str:
+        return "a list of two or more distinct labels >= 0, or None (every class)"
+
+    def coerce(self, path: str, value: Any) -> Any:
+        is_label = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0  # noqa: E731
+        if value is None:
+            return None
+        if (isinstance(value, (list, tuple)) and len(value) >= 2 and all(is_label(v) for v in value)
+                and len(set(value)) == len(value)):
+            return list(value)
+        raise ConfigError(path, value, self.allowed())
+
+
 def _positive(x):
     return x > 0
 
@@ -169,6 +188,13 @@ SCHEMA: dict[str, Field] = {
     "data.vocab": Field(int, 16, check=_at_least(2), rule=">= 2 (tokens)"),
     "data.context": Field(int, 16, check=_at_least(2), rule=">= 2 (tokens per sequence)"),
     "data.order": Field(int, 1, check=_at_least(1), rule=">= 1 (tokens a Markov chain conditions on)"),
+    "data.name": Field(str, None, optional=True),  # a TFDS dataset (data.task = 'tfds')
+    "data.data_dir": Field(str, None, optional=True),  # None: TFDS's default directory
+    "data.train_split": Field(str, "train"),
+    "data.test_split": Field(str, "test"),
+    "data.classes": ClassesField(),
+    "data.storage": Field(str, "auto", choices=("auto", "device", "stream")),
+    "data.tokens": Field(str, "byte", choices=("byte", "char")),
     # optim
     "optim.name": Field(str, "sgd", choices=("sgd", "adam")),
     "optim.lr": Field(float, 0.1, vmapped=True, check=_positive, rule="> 0"),
@@ -331,12 +357,13 @@ def check_group(values: dict[str, Any]) -> None:
     if top_k is not None and 5 * top_k >= values["data.n_probe"]:
         raise ConfigError("measure.ntk_top_k", top_k, f"< data.n_probe / 5 ({values['data.n_probe']} probe points)")
     model, task = models.REGISTRY[values["model.arch"]], data.REGISTRY[values["data.task"]]
-    if task.kind not in model.inputs:
-        raise ConfigError("model.arch", values["model.arch"],
-                          f"an architecture for {task.kind} inputs of data.task = {values['data.task']!r}: "
-                          + ", ".join(n for n, m in models.REGISTRY.items() if task.kind in m.inputs))
-    model.check(values)
     task.check(values)
+    kind = data.task_kind(values)
+    if kind not in model.inputs:
+        raise ConfigError("model.arch", values["model.arch"],
+                          f"an architecture for {kind} inputs of data.task = {values['data.task']!r}: "
+                          + ", ".join(n for n, m in models.REGISTRY.items() if kind in m.inputs))
+    model.check(data.with_derived(values))
 
 
 # ---------------------------------------------------------------- loading

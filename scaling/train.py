@@ -144,7 +144,7 @@ class Program:
             "frozen": variables.get("frozen", {}),
             "lr_scale": lr_scale,  # per-layer lr multipliers (constants of the parameterization)
             "opt": self.optimizer(member, lr_scale).init(params),
-            "train_set": self.stream.train_set(member["data.seed"], member["data.noise"]),
+            "data": self.stream.member_data(member["data.seed"], member["data.noise"]),  # training set / order
             "diverged": jnp.array(False),
             "diverged_step": jnp.array(-1, jnp.int32),
         }
@@ -160,8 +160,8 @@ class Program:
     def fixed_inputs(self, state) -> dict:
         """The inputs a member is evaluated on at every log step."""
         inputs = {"test": self.stream.test[0], "probe": self.stream.probe[0]}
-        if state["train_set"] is not None:
-            inputs["train"] = state["train_set"][0]
+        if "train" in state["data"]:
+            inputs["train"] = state["data"]["train"][0]
         return inputs
 
     def apply(self, params, state, x):
@@ -183,12 +183,13 @@ class Program:
         x = self.fixed_inputs(state)[name]
         return output(self.apply(state["params"], state, x), self.fixed_f0(state, name), member["model.gamma"])
 
-    def batch(self, state, member, t):
-        """The member's batch at step t and f(theta_0) on it."""
-        if state["train_set"] is None:
-            x, y = self.stream.batch(member["data.seed"], member["data.noise"], t)
+    def batch(self, state, member, t, rows=None):
+        """The member's batch at step t and f(theta_0) on it (``rows``: step t's examples of a
+        streamed dataset, fed by the host)."""
+        if "train" not in state["data"]:
+            x, y = self.stream.batch(state["data"], member, t, rows)
             return x, y, self.f0(state, x)
-        (x, y), f0 = state["train_set"], self.fixed_f0(state, "train")
+        (x, y), f0 = state["data"]["train"], self.fixed_f0(state, "train")
         index = self.stream.batch_index(member["data.seed"], t)
         if index is None:
             return x, y, f0
@@ -199,12 +200,13 @@ class Program:
         x, y, f0 = batch
         return loss_fn(self.values["train.loss"], output(self.apply(params, state, x), f0, member["model.gamma"]), y)
 
-    def step(self, state, member, t, shared_batch=None):
+    def step(self, state, member, t, shared_batch=None, rows=None):
         """One optimizer step; returns the new state and the batch loss before it.
 
-        ``shared_batch``: an online batch drawn once for members that share their data fields."""
+        ``shared_batch``: an online batch drawn once for members that share their data fields;
+        ``rows``: the member's examples of step t when the data is streamed."""
         if shared_batch is None:
-            batch = self.batch(state, member, t)
+            batch = self.batch(state, member, t, rows)
         else:
             batch = (*shared_batch, self.f0(state, shared_batch[0]))
         batch_loss, grads = jax.value_and_grad(self.objective)(state["params"], state, member, batch)
@@ -213,24 +215,24 @@ class Program:
         new = {**state, "params": optax.apply_updates(state["params"], updates), "opt": opt_state}
         return new, batch_loss
 
-    def batch_loss(self, state, member, t):
+    def batch_loss(self, state, member, t, rows=None):
         """The loss of step t's batch before the step: what the step computes and checks."""
-        return self.objective(state["params"], state, member, self.batch(state, member, t))
+        return self.objective(state["params"], state, member, self.batch(state, member, t, rows))
 
     def evaluate(self, state, member, batch_loss):
         """Test loss and train loss (the step's batch loss online, the full training set otherwise)."""
         kind = self.values["train.loss"]
         metrics = {"test_loss": loss_fn(kind, self.predict_fixed(state, member, "test"), self.stream.test[1])}
-        if state["train_set"] is None:
+        if "train" not in state["data"]:
             metrics["train_loss"] = batch_loss
         else:
-            metrics["train_loss"] = loss_fn(kind, self.predict_fixed(state, member, "train"), state["train_set"][1])
+            metrics["train_loss"] = loss_fn(kind, self.predict_fixed(state, member, "train"), state["data"]["train"][1])
         return metrics
 
     def predictions(self, state, member):
         """Probe predictions, (P,) for a single-output task, else (P, C)."""
         pred = self.stream.measured(self.predict_fixed(state, member, "probe"))
-        return {"probe_pred": pred if self.stream.task.out_dim > 1 else pred[:, 0]}
+        return {"probe_pred": pred if self.stream.out_dim > 1 else pred[:, 0]}
 
     def ntk(self, state, member) -> dict:
         """The NTK and the learning-rate-weighted NTK of the output on the probe set."""
@@ -282,13 +284,13 @@ class Program:
 
     def full_kernels(self) -> bool:
         """Kernels over every output pair: asked for, and there are several outputs (else the trace is it)."""
-        return self.values["measure.ntk_outputs"] == "full" and self.stream.task.out_dim > 1
+        return self.values["measure.ntk_outputs"] == "full" and self.stream.out_dim > 1
 
     def ntk_block(self, n_members: int) -> int:
         """Members per NTK call: as many as keep its kernels and layer factors under NTK_MEMORY_BYTES."""
         shapes = self.shapes()
         variables = {"params": shapes["params"], "frozen": shapes.get("frozen", {})}
-        per_member = ntk_lib.memory_bytes(self.model, variables, self.stream.probe[0], self.stream.task.out_dim,
+        per_member = ntk_lib.memory_bytes(self.model, variables, self.stream.probe[0], self.stream.out_dim,
                                           self.full_kernels())
         return int(max(1, min(n_members, NTK_MEMORY_BYTES // per_member)))
 
@@ -300,14 +302,16 @@ class Program:
         return self.compiled[key]
 
     def measure_program(self, name: str) -> Callable:
-        """``(states, members, t) -> metrics`` of one schedule over a chunk; NaN for members
-        diverged by step t (their batch loss at t included)."""
+        """``(states, members, t, rows) -> metrics`` of one schedule over a chunk; NaN for members
+        diverged by step t (their batch loss at t included).  ``rows``: step t's examples of a
+        streamed dataset, per data seed (None otherwise)."""
         per_member = {"loss": self.evaluate, "predictions": lambda s, m, _: self.predictions(s, m),
                       "ntk": lambda s, m, _: self.ntk(s, m), "features": lambda s, m, _: self.feature_metrics(s, m)}
         fn, max_loss = per_member[name], self.values["train.max_loss"]
 
-        def measure(states, members, t):
-            batch_loss = over_members(self.batch_loss, in_axes=(0, 0, None))(states, members, t)
+        def measure(states, members, t, rows):
+            batch_loss = over_members(self.batch_loss, in_axes=(0, 0, None, 0))(states, members, t,
+                                                                                member_rows(rows, members))
             if name == "ntk":  # in blocks of members, to bound the kernels' memory
                 block = self.ntk_block(members["train.seed"].shape[0])
                 metrics = jax.lax.map(lambda args: fn(*args), (states, members, batch_loss), batch_size=block)
@@ -328,7 +332,7 @@ class Program:
 
     def result_dims(self) -> dict[str, list[str]]:
         """Each metric's dimensions after the member axis; output dimensions of size 1 are dropped."""
-        outputs = ["output"] if self.stream.task.out_dim > 1 else []
+        outputs = ["output"] if self.stream.out_dim > 1 else []
         kernel = ["probe", "output", "probe2", "output2"] if self.full_kernels() else ["probe", "probe2"]
         trailing = {
             "train_loss": [], "test_loss": [], "probe_pred": ["probe"] + outputs, "ntk": kernel, "ntk_lr": kernel,
@@ -346,10 +350,11 @@ class Program:
         return self.compiled["init"]
 
     def advance_fn(self, shared_data: bool = False) -> Callable:
-        """jit of ``(states, members, t0, t1) -> states``: steps t0 .. t1 - 1 in one ``fori_loop``
-        over ``vmap(step)``, the chunk's compiled training program.  A member whose batch loss turns
-        non-finite or exceeds ``train.max_loss`` is frozen and flagged with that step (at step
-        ``train.steps`` the loss is only checked).
+        """jit of ``(states, members, t0, t1, block) -> states``: steps t0 .. t1 - 1 in one
+        ``fori_loop`` over ``vmap(step)``, the chunk's compiled training program.  A member whose
+        batch loss turns non-finite or exceeds ``train.max_loss`` is frozen and flagged with that
+        step (at step ``train.steps`` the loss is only checked).  ``block``: the examples of steps
+        t0, t0 + 1, ... of a streamed dataset, (K, data seeds, B, ...), None otherwise.
 
         ``shared_data``: every member of the chunk trains online on the same data seed and
         label noise, so each batch is drawn once for all of them (same numbers, less work)."""
@@ -361,19 +366,21 @@ class Program:
     def chunk_advance_fn(self, members: list[dict]) -> Callable:
         """The advance function for a chunk of ``members``."""
         data_fields = {(m["data.seed"], m["data.noise"]) for m in members}
-        return self.advance_fn(shared_data=self.stream.n_train is None and len(data_fields) == 1)
+        synthetic = isinstance(self.stream, data.SyntheticStream)
+        return self.advance_fn(shared_data=synthetic and self.stream.n_train is None and len(data_fields) == 1)
 
     def advance_program(self, shared_data: bool) -> Callable:
         """The function ``advance_fn`` compiles."""
         steps, max_loss = self.steps, self.values["train.max_loss"]
-        vstep = over_members(self.step, in_axes=(0, 0, None, None))
+        vstep = over_members(self.step, in_axes=(0, 0, None, None, 0))
 
-        def advance(states, members, t0, t1):
+        def advance(states, members, t0, t1, block):
             def body(t, states):
                 shared = None
                 if shared_data:
-                    shared = self.stream.batch(members["data.seed"][0], members["data.noise"][0], t)
-                new, batch_loss = vstep(states, members, t, shared)
+                    shared = self.stream.batch({}, jax.tree.map(lambda a: a[0], members), t)
+                rows = None if block is None else member_rows(jax.tree.map(lambda a: a[t - t0], block), members)
+                new, batch_loss = vstep(states, members, t, shared, rows)
                 bad = _bad(batch_loss, max_loss)
                 newly = ~states["diverged"] & bad
                 trained = {k: new[k] for k in ("params", "opt")}  # nothing else changes in a step
@@ -405,12 +412,21 @@ class Program:
         schedules, events = self.schedules(), self.events()
         recorded: dict[str, list] = {name: [] for name in schedules}
         states = self.init_fn()(arrays)
+        loader = None
+        if self.stream.streamed and self.stream.n_train is None:
+            seeds, arrays["data.slot"] = np.unique([m["data.seed"] for m in members], return_inverse=True)
+            loader = self.stream.loader(seeds)
         for t, following in zip(events, list(events[1:]) + [self.steps + 1]):
-            for name, at in schedules.items():
-                if t in at:
-                    recorded[name].append(jax.device_get(self.measure_fn(name)(states, arrays, int(t))))
-            states = advance(states, arrays, int(t), int(following))  # python ints: one jit signature
-            on_progress(int(following - t))
+            t, following = int(t), int(following)  # python ints: one jit signature
+            blocks = loader.blocks(t, following) if loader else [(t, following, None)]
+            for start, stop, block in blocks:
+                if start == t:
+                    first = None if block is None else jax.tree.map(lambda a: a[0], block)
+                    for name, at in schedules.items():
+                        if t in at:
+                            recorded[name].append(jax.device_get(self.measure_fn(name)(states, arrays, t, first)))
+                states = advance(states, arrays, start, stop, block)
+            on_progress(following - t)
         stacked = {name: {k: np.stack([m[k] for m in metrics]) for k in metrics[0]} for name, metrics in recorded.items()}
         if "ntk" in stacked:
             kernels = stacked["ntk"]
@@ -450,6 +466,11 @@ class Program:
         return {k: np.concatenate(v) for k, v in results.items()}
 
 
+def member_rows(rows, members):
+    """Each member's examples from the examples of every data seed, (seeds, ...) -> (members, ...)."""
+    return None if rows is None else jax.tree.map(lambda a: a[members["data.slot"]], rows)
+
+
 def flatten(tree) -> dict[str, Any]:
     """A nested dict of arrays by '/'-joined path, in the tree's order."""
     return traverse_util.flatten_dict(tree, sep="/")
@@ -465,7 +486,7 @@ def build(values: dict[str, Any]) -> Program:
     dtype = jnp.dtype(values["train.dtype"])
     stream = data.stream(values, dtype)
     rules = Parameterization(values["model.param"], values["optim.name"])
-    model = models.REGISTRY[values["model.arch"]].build(values, stream.task.out_dim, rules, dtype)
+    model = models.REGISTRY[values["model.arch"]].build(data.with_derived(values), stream.out_dim, rules, dtype)
     return Program(
         values=values,
         model=model,

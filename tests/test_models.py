@@ -72,7 +72,7 @@ def test_ntk_memory_estimate_bounds_the_compiled_call_and_sets_the_member_blocks
     program = train.build(base)
     member, state = _state(program, base)
     estimate = ntk_lib.memory_bytes(program.model, program.variables(state), program.stream.probe[0],
-                                    program.stream.task.out_dim, False)
+                                    program.stream.out_dim, False)
     compiled = jax.jit(program.ntk).lower(state, member).compile().memory_analysis()
     assert compiled.temp_size_in_bytes < 1.25 * estimate < 5 * compiled.temp_size_in_bytes
     monkeypatch.setattr(train, "NTK_MEMORY_BYTES", 3 * estimate)

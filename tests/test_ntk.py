@@ -71,7 +71,7 @@ def test_lr_weighted_kernel_predicts_the_one_step_change(param):
         base = values(**{"model.param": param, "train.dtype": "float64", "data.n_train": batch,
                          "data.batch_size": batch, "model.bias": True, "model.gamma": 0.5})
         program, member, state = _member_state(base, optim__lr=[1e-4 if param != "mup" else 1e-6])
-        x, y = state["train_set"]
+        x, y = state["data"]["train"]
         before = program.predict(state, member, x)
         after = program.predict(program.step(state, member, 0)[0], member, x)
         leaves = ntk_lib.leaf_kernels(program.model, program.variables(state), x)

@@ -73,7 +73,7 @@ def test_members_differing_in_gamma_or_lr_share_init_and_batches():
     states = jax.vmap(program.init)(arrays)
     for leaf in jax.tree.leaves(states["params"]):
         assert jnp.all(leaf == leaf[:1])
-    batches = jax.vmap(lambda m: program.stream.batch(m["data.seed"], m["data.noise"], 7))(arrays)
+    batches = jax.vmap(lambda m: program.stream.batch({}, m, 7))(arrays)
     assert jnp.all(batches[0] == batches[0][:1])
 
 
@@ -100,13 +100,13 @@ def test_finite_training_set_full_batch_and_minibatch():
     one = jax.tree.map(lambda a: a[0], state)
     member_one = jax.tree.map(lambda a: a[0], member)
     x, y, f0 = program.batch(one, member_one, 5)
-    np.testing.assert_array_equal(x, one["train_set"][0])
+    np.testing.assert_array_equal(x, one["data"]["train"][0])
     np.testing.assert_array_equal(f0, program.f0(one, x))  # the cached f(theta_0) of the training set
     mini = train.build(values(**{"data.n_train": 32, "data.batch_size": 8}))
     xb, yb, f0b = mini.batch(one, member_one, 5)
     assert xb.shape == (8, 8) and yb.shape == (8, 1)
     np.testing.assert_allclose(f0b, program.f0(one, xb), rtol=1e-6)
-    rows = {tuple(r) for r in np.asarray(one["train_set"][0]).round(6)}
+    rows = {tuple(r) for r in np.asarray(one["data"]["train"][0]).round(6)}
     assert all(tuple(r) in rows for r in np.asarray(xb).round(6))
     # logged train loss is the loss on the whole training set
     results = program.train(members(base))
@@ -116,8 +116,8 @@ def test_finite_training_set_full_batch_and_minibatch():
 def test_label_noise_enters_training_targets_not_test_targets():
     base = values(**{"data.n_train": 64})
     program = train.build(base)
-    clean = program.stream.train_set(0, 0.0)
-    noisy = program.stream.train_set(0, 0.5)
+    clean = program.stream.member_data(0, 0.0)["train"]
+    noisy = program.stream.member_data(0, 0.5)["train"]
     np.testing.assert_array_equal(clean[0], noisy[0])
     assert 0.3 < float(jnp.var(noisy[1] - clean[1])) < 0.7
     assert program.stream.test[1].shape == (64, 1)

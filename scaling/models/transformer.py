@@ -122,7 +122,7 @@ def check(values: dict[str, Any]) -> None:
 def _task_kind(values: dict[str, Any]) -> str:
     from scaling import data
 
-    return data.REGISTRY[values["data.task"]].kind
+    return data.task_kind(values)
 
 
 register("transformer", build=build(causal=True), n_layers=lambda values: 3, inputs=("language",), check=check)
