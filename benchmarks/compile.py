@@ -46,13 +46,13 @@ def measure(arch: str, level: int, steps: int) -> dict:
         return out
 
     states = compiled("init", jax.vmap(program.init), arrays)(arrays)
-    compiled("ntk", program.measure_program("ntk"), states, arrays, 0)
-    advance = compiled("advance", program.advance_program(False), states, arrays, 0, 1, donate_argnums=(0,))
-    states = advance(states, arrays, 0, 1)
+    compiled("ntk", program.measure_program("ntk"), states, arrays, 0, None)
+    advance = compiled("advance", program.advance_program(False), states, arrays, 0, 1, None, donate_argnums=(0,))
+    states = advance(states, arrays, 0, 1, None)
     runs = []
     for _ in range(3):
         start = time.perf_counter()
-        states = jax.block_until_ready(advance(states, arrays, 1, 1 + steps))
+        states = jax.block_until_ready(advance(states, arrays, 1, 1 + steps, None))
         runs.append(time.perf_counter() - start)
     seconds["step"] = min(runs) / steps
     return seconds

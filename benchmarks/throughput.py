@@ -163,8 +163,8 @@ def warm_up(program: train.Program, members: list[dict]) -> float:
     arrays = program.member_arrays(members)
     states = program.init_fn()(arrays)
     for name in program.schedules():  # steps are Python ints, as in run_chunk: one jit signature
-        jax.block_until_ready(program.measure_fn(name)(states, arrays, 0))
-    jax.block_until_ready(program.chunk_advance_fn(members)(states, arrays, 0, 1))
+        jax.block_until_ready(program.measure_fn(name)(states, arrays, 0, None))
+    jax.block_until_ready(program.chunk_advance_fn(members)(states, arrays, 0, 1, None))
     return time.perf_counter() - start
 
 
@@ -313,7 +313,7 @@ def time_steps(program: train.Program, members: list[dict]) -> float:
     states = jax.block_until_ready(program.init_fn()(arrays))
     advance = program.chunk_advance_fn(members)
     start = time.perf_counter()
-    jax.block_until_ready(advance(states, arrays, 0, program.steps))
+    jax.block_until_ready(advance(states, arrays, 0, program.steps, None))
     return time.perf_counter() - start
 
 

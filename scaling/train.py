@@ -397,11 +397,12 @@ class Program:
     def chunk_size(self) -> int:
         """``train.max_members``, or when None: every member at once, except one at a time on CPU
         at width >= 512, where XLA's batched matmuls run at about half the speed of single ones
-        (benchmarks/throughput.py measures both)."""
+        (benchmarks/throughput.py measures both), unless the data is streamed: every chunk reads
+        the stream again (benchmarks/pipeline.py)."""
         if self.values["train.max_members"] is not None:
             return self.values["train.max_members"]
         wide = self.values["model.width"] >= CPU_UNBATCHED_WIDTH and jax.default_backend() == "cpu"
-        return 1 if wide else MAX_CHUNK
+        return 1 if wide and not self.stream.streamed else MAX_CHUNK
 
     def run_chunk(self, members: list[dict], on_progress: Callable[[int], None]) -> tuple[dict, dict]:
         """Train one chunk from init to ``train.steps``, measuring at each schedule's steps.
@@ -426,6 +427,8 @@ class Program:
                         if t in at:
                             recorded[name].append(jax.device_get(self.measure_fn(name)(states, arrays, t, first)))
                 states = advance(states, arrays, start, stop, block)
+                if loader and loader.serial:  # read the next block only once these steps are done
+                    jax.block_until_ready(states)
             on_progress(following - t)
         stacked = {name: {k: np.stack([m[k] for m in metrics]) for k in metrics[0]} for name, metrics in recorded.items()}
         if "ntk" in stacked:

@@ -1,7 +1,9 @@
 import os
+import tempfile
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ["TFDS_DATA_DIR"] = tempfile.mkdtemp(prefix="scaling-tests-tfds-")  # digits is written here, not in ~
 
 import pytest  # noqa: E402
 

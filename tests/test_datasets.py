@@ -72,7 +72,7 @@ def test_local_tfds_dataset_loads_by_name_standardized_with_its_labels(local_dir
     assert stream.kind == "image" and stream.out_dim == 5 and not stream.streamed
     x, y = stream.test
     assert x.shape == (40, 4, 4, 3) and x.dtype == np.float32 and y.shape == (40, 5)
-    raw = datasets.gather(stream.dataset.test, datasets.task_order(50, 0)[:40])
+    raw = stream.dataset.test.read(datasets.task_order(50, 0)[:40])
     np.testing.assert_array_equal(np.argmax(y, 1), ids(raw["x"]) % 5)  # labels follow their images
     train_x = np.asarray(stream.dataset.inputs(stream.train_arrays, np.float32), np.float64)  # every training image
     np.testing.assert_allclose(train_x.mean(axis=(0, 1, 2)), 0, atol=1e-4)

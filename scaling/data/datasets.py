@@ -25,16 +25,21 @@ the ``data.task_seed`` order, the probe set its first ``n_probe``.
 
 Storage (``data.storage``).  ``device``: the training split lives on the device and the
 compiled loop gathers each batch.  ``stream``: online batches are read on the host by grain
-(``threads`` threads, prefetching) in the same order, and fed to the loop in blocks of
-steps.  A pipeline's position is grain's iterator state (``Loader.state``), so a resumed run
-continues on the same examples.  ``auto``: the device when the training split's raw bytes
-fit in ``DEVICE_BYTES`` or the training set is finite (P points are always held on the device).
+in the same order, with one batched ArrayRecord read per batch, and fed to the loop in blocks
+of steps (small: XLA copies a while loop's operands every step).  On an accelerator ``THREADS``
+threads read ahead while it trains; on a CPU, whose every core XLA uses, blocks are read
+between the blocks of steps (reading alongside slowed both several-fold).  Every chunk of
+members reads the stream again, so a streamed group runs as one chunk.  A pipeline's
+position is grain's iterator state (``Loader.state``), so a resumed run continues on the same
+examples.  ``auto``: the device when the training split's raw bytes fit in ``DEVICE_BYTES`` or
+the training set is finite (P points are always held on the device).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 from typing import Any
 
 import grain
@@ -48,9 +53,10 @@ from scaling.data import Stream, TaskSpec, class_targets, member_streams, regist
 
 DEVICE_BYTES = 2**30  # storage 'auto' keeps a training split up to this size on the device
 STATS_EXAMPLES = 10_000  # training images the per-channel mean and std are taken from
-BLOCK_BYTES = 2**26  # host-fed examples per call of the compiled loop
-MAX_BLOCK_STEPS = 256
-THREADS = 8  # grain threads reading a streamed split
+BLOCK_BYTES = 2**22  # host-fed examples per call of the compiled loop (a while loop copies them each step)
+MAX_BLOCK_STEPS = 64
+THREADS = 4  # grain threads reading a streamed split, each a batch at a time
+PREFETCH = 16  # batches read ahead
 
 
 # ---------------------------------------------------------------- opening a split
@@ -81,8 +87,19 @@ def builder(name: str, data_dir: str | None):
 
 
 @functools.lru_cache(maxsize=None)
+def _hide_accelerators_from_tensorflow() -> None:
+    """Nothing here runs TensorFlow, but TFDS may import it where it is installed: then it must not
+    take the GPUs' memory from JAX (as big_vision does)."""
+    if importlib.util.find_spec("tensorflow") is not None:
+        import tensorflow as tf
+
+        tf.config.set_visible_devices([], "GPU")
+
+
+@functools.lru_cache(maxsize=None)
 def open_split(name: str, data_dir: str | None, split: str, field: str):
     """Random access to one split (``field`` names the config field of ``split`` for errors)."""
+    _hide_accelerators_from_tensorflow()
     dataset = builder(name, data_dir)
     known = list(dataset.info.splits.keys())
     if known and tfds.core.ReadInstruction.from_spec(split).split_name not in known:
@@ -120,11 +137,16 @@ class Images:
     def __len__(self) -> int:
         return len(self.source) if self.rows is None else len(self.rows)
 
-    def __getitem__(self, i) -> dict:
-        example = self.source[int(i if self.rows is None else self.rows[i])]
-        label = int(example["label"])
-        return {"x": np.asarray(example["image"], np.uint8),
-                "label": np.int32(label if self.relabel is None else self.relabel[label])}
+    def read(self, indices) -> dict[str, np.ndarray]:
+        """The examples at ``indices``, stacked: one batched read of the ArrayRecord files."""
+        rows = [int(i) for i in (indices if self.rows is None else self.rows[np.asarray(indices, np.int64)])]
+        try:
+            examples = self.source.__getitems__(rows)
+        except TypeError:  # TFDS's mock data sources have no working batched read
+            examples = [self.source[i] for i in rows]
+        labels = np.array([example["label"] for example in examples], np.int32)
+        return {"x": np.stack([example["image"] for example in examples]).astype(np.uint8),
+                "label": labels if self.relabel is None else self.relabel[labels].astype(np.int32)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,15 +159,9 @@ class Windows:
     def __len__(self) -> int:
         return (len(self.tokens) - 1) // self.context
 
-    def __getitem__(self, i) -> dict:
-        start = int(i) * self.context
-        return {"x": self.tokens[start:start + self.context + 1]}
-
-
-def gather(examples, indices) -> dict[str, np.ndarray]:
-    """The examples at ``indices``, stacked."""
-    items = [examples[i] for i in indices]
-    return {key: np.stack([item[key] for item in items]) for key in items[0]}
+    def read(self, indices) -> dict[str, np.ndarray]:
+        starts = np.asarray(indices, np.int64)[:, None] * self.context
+        return {"x": self.tokens[starts + np.arange(self.context + 1)]}
 
 
 def task_order(n: int, task_seed: int) -> np.ndarray:
@@ -153,12 +169,19 @@ def task_order(n: int, task_seed: int) -> np.ndarray:
     return np.random.default_rng(task_seed).permutation(n)
 
 
+def read_all(examples, chunk: int = 4096) -> dict[str, np.ndarray]:
+    """Every example, read in chunks."""
+    parts = [examples.read(np.arange(start, min(start + chunk, len(examples))))
+             for start in range(0, len(examples), chunk)]
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+
 def _images(source, classes: tuple[int, ...] | None, n_labels: int) -> Images:
     if classes is None:
         return Images(source, None, None)
     if max(classes) >= n_labels:
         raise ConfigError("data.classes", list(classes), f"labels in 0..{n_labels - 1}")
-    labels = np.array([source[i]["label"] for i in range(len(source))])  # one pass over the split
+    labels = read_all(Images(source, None, None))["label"]  # one pass over the split
     relabel = np.full(n_labels, -1)
     relabel[list(classes)] = np.arange(len(classes))
     return Images(source, np.flatnonzero(relabel[labels] >= 0), relabel)
@@ -216,7 +239,7 @@ def load(name: str, data_dir: str | None, train_split: str, test_split: str, cla
     if "image" in features:
         n_labels = features["label"].num_classes
         train, test = (_images(s, classes, n_labels) for s in (train, test))
-        sample = gather(train, task_order(len(train), task_seed)[:STATS_EXAMPLES])["x"].astype(np.float64)
+        sample = train.read(task_order(len(train), task_seed)[:STATS_EXAMPLES])["x"].astype(np.float64)
         mean, std = sample.mean(axis=(0, 1, 2)), sample.std(axis=(0, 1, 2))
         return Dataset("image", train, test, len(classes) if classes else n_labels, mean, np.maximum(std, 1e-8))
     train_text, test_text = _text(train), _text(test)
@@ -285,16 +308,20 @@ class Loader:
     ``block(n)`` is the next n steps' examples of every seed, (K, seeds, B, ...)."""
 
     def __init__(self, examples, data_seeds: list[int], batch_size: int, states: list[dict] | None = None):
-        self.example_shapes = {k: (v.shape, v.dtype) for k, v in examples[0].items()}
+        self.example_shapes = {k: (v.shape[1:], v.dtype) for k, v in examples.read([0]).items()}
         example_bytes = sum(int(np.prod(shape)) * dtype.itemsize for shape, dtype in self.example_shapes.values())
         self.batch_size, self.n_seeds = batch_size, len(data_seeds)
         self.block_steps = int(np.clip(BLOCK_BYTES // (example_bytes * batch_size * len(data_seeds)), 1, MAX_BLOCK_STEPS))
+        # On a CPU, XLA's threads use every core: examples read while a block trains slow every
+        # parallel op down far more than the reading costs, so blocks are read between them.
+        self.serial = jax.default_backend() == "cpu"
+        threads = 0 if self.serial else THREADS
         self.iterators = []
         for data_seed in data_seeds:
             order = np.asarray(_order(data_seed, len(examples)))
-            pipeline = (grain.MapDataset.range(len(examples)).map(lambda i, order=order: examples[order[i]])
-                        .batch(batch_size, drop_remainder=True)
-                        .to_iter_dataset(grain.ReadOptions(num_threads=THREADS, prefetch_buffer_size=4 * THREADS)))
+            batches = grain.MapDataset.range(len(examples) // batch_size).map(
+                lambda b, order=order: examples.read(order[b * batch_size:(b + 1) * batch_size]))
+            pipeline = batches.to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=PREFETCH))
             self.iterators.append(iter(pipeline))
         for iterator, state in zip(self.iterators, states or []):
             iterator.set_state(state)
@@ -323,18 +350,18 @@ class Loader:
 
 # ---------------------------------------------------------------- the task
 def _raw_bytes(examples) -> int:
-    return len(examples) * sum(v.nbytes for v in examples[0].values())
+    return len(examples) * sum(v.nbytes for v in examples.read([0]).values())
 
 
 def make(values: dict[str, Any], dtype) -> DatasetStream:
     data = dataset(values)
     order = task_order(len(data.test), values["data.task_seed"])
-    test = gather(data.test, order[: values["data.n_test"]])
+    test = data.test.read(order[: values["data.n_test"]])
     clean = lambda raw: (data.inputs(raw, dtype), data.targets(raw, dtype))  # noqa: E731
     storage = values["data.storage"]
     on_device = storage == "device" or (storage == "auto" and (values["data.n_train"] is not None
                                                                 or _raw_bytes(data.train) <= DEVICE_BYTES))
-    train_arrays = jax.device_put(gather(data.train, range(len(data.train)))) if on_device else None
+    train_arrays = jax.device_put(read_all(data.train)) if on_device else None
     return DatasetStream(
         test=clean(test),
         probe=clean(jax.tree.map(lambda a: a[: values["data.n_probe"]], test)),
@@ -375,7 +402,7 @@ def derived(values: dict[str, Any]) -> dict[str, Any]:
     data = dataset(values)
     if data.kind == "language":
         return {"data.vocab": data.n_outputs}
-    height, width, channels = data.train[0]["x"].shape
+    _, height, width, channels = data.train.read([0])["x"].shape
     if height != width:
         raise ConfigError("data.name", values["data.name"], "a dataset of square images")
     return {"data.image_size": height, "data.channels": channels}
