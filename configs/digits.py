@@ -20,7 +20,7 @@ def get_config():
     config.measure = dict(ntk_every=[0, 100, 1000], features_every=[0, 100, 1000])
     config.sweep = dict(
         model=dict(width=[64, 256, 1024], gamma=[0.1, 1.0, 10.0]),
-        optim=dict(lr=[0.01, 0.03, 0.1, 0.3]),
+        optim=dict(lr=[0.01, 0.1, 0.3, 1.0]),
         data=dict(seed=[0, 1]),
     )
     return config
