@@ -43,6 +43,11 @@ BAD = [
     ({"measure.ntk_top_k": "2"}, "measure.ntk_top_k", "2"),
     ({"measure.ntk_outputs": "diagonal"}, "measure.ntk_outputs", "diagonal"),
     ({"measure.predictions_n_logs": "1"}, "measure.predictions_n_logs", "1"),
+    ({"data.classes": "[3]"}, "data.classes", "[3]"),
+    ({"data.classes": "[3, 3]"}, "data.classes", "[3, 3]"),
+    ({"data.classes": "[-1, 2]"}, "data.classes", "[-1, 2]"),
+    ({"data.storage": "disk"}, "data.storage", "disk"),
+    ({"data.tokens": "bpe"}, "data.tokens", "bpe"),
 ]
 
 

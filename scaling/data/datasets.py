@@ -304,8 +304,9 @@ class DatasetStream(Stream):
 
 class Loader:
     """Online batches of a streamed training split, one grain pipeline per data seed (in that
-    seed's order, read by threads with prefetching), fed to the compiled loop in blocks:
-    ``block(n)`` is the next n steps' examples of every seed, (K, seeds, B, ...)."""
+    seed's order; read ahead by threads on an accelerator, on demand on a CPU), fed to the
+    compiled loop in blocks: ``block(n)`` is the next n steps' examples of every seed,
+    (K, seeds, B, ...)."""
 
     def __init__(self, examples, data_seeds: list[int], batch_size: int, states: list[dict] | None = None):
         self.example_shapes = {k: (v.shape[1:], v.dtype) for k, v in examples.read([0]).items()}
@@ -380,8 +381,6 @@ def check(values: dict[str, Any]) -> None:
     the splits, classes and set sizes fit it, and the online protocol does not run out."""
     if values["data.name"] is None and values["data.task"] == "tfds":
         raise ConfigError("data.name", None, "a TFDS dataset name for data.task = 'tfds' (e.g. 'mnist', 'cifar10')")
-    if values["data.classes"] is not None and len(values["data.classes"]) < 2:
-        raise ConfigError("data.classes", values["data.classes"], "a list of two or more distinct labels, or None")
     if values["data.storage"] == "stream" and values["data.n_train"] is not None:
         raise ConfigError("data.storage", "stream", "'device' or 'auto' when data.n_train is set: the P training "
                           "points are held on the device (streaming is for the online protocol)")
