@@ -1,4 +1,4 @@
-"""``scaling run | coordcheck CONFIG [--out DIR] [--config.FIELD=VALUE ...]``."""
+"""``scaling run | coordcheck CONFIG [--out DIR] [--config.FIELD=VALUE ...]``; ``scaling status DIR``."""
 
 from __future__ import annotations
 
@@ -98,6 +98,20 @@ def _cmd_coordcheck(args, extra) -> int:
     return 0
 
 
+def _cmd_status(args, extra) -> int:
+    from rich.console import Console
+
+    from scaling import status
+
+    if extra:
+        raise ConfigError("argument", extra[0], "scaling status DIR (no other arguments)")
+    statuses = status.group_statuses(args.dir)
+    console = Console()
+    console.print(status.table(statuses, f"sweep {args.dir}"))
+    console.print(status.summary(statuses))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scaling", description="Width x gamma x learning-rate sweeps in JAX.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -115,9 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--widths", help="comma-separated widths (default: the sweep's, else 64..1024)")
     check.add_argument("--steps", type=int, default=3, help="optimizer steps (default 3)")
     check.add_argument("--out", help="directory of the figure and data (default: runs/<config name>_coordcheck)")
+    state = commands.add_parser("status", help="groups done / running / pending, divergences, time left")
+    state.add_argument("dir", help="a sweep directory")
     args, extra = parser.parse_known_args(argv)
     try:
-        return {"run": _cmd_run, "coordcheck": _cmd_coordcheck}[args.command](args, extra)
+        return {"run": _cmd_run, "coordcheck": _cmd_coordcheck, "status": _cmd_status}[args.command](args, extra)
     except ConfigError as error:
         print(f"scaling: config error: {error}", file=sys.stderr)
         return 2

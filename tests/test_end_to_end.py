@@ -129,3 +129,38 @@ def test_summary_reads_each_group_at_its_own_last_step(tmp_path):
     final = summary.final_test_loss(ds)
     assert np.isfinite(final).all()
     assert float(final.sel(steps=4, lr=0.1)) == float(ds.test_loss.sel(steps=4, lr=0.1, step=4))
+
+
+def test_status_counts_groups_divergences_and_estimates_the_time_left(tiny_run, tmp_path, capsys):
+    from scaling import status
+
+    _, out = tiny_run
+    assert cli.main(["status", str(out)]) == 0
+    printed = capsys.readouterr().out
+    n_diverged = int(scaling.load(out).diverged.sum())
+    assert n_diverged > 0  # lr 1e5 diverges
+    assert "2 done, 0 running, 0 pending of 2 groups" in printed and f"{n_diverged} members diverged" in printed
+    assert "finished" in printed
+    copy = tmp_path / "copy"
+    os.system(f"cp -r {out} {copy}")
+    first, second = sweep.groups(store.read_sweep(copy))
+    store.group_path(copy, second.id).unlink()
+    meta, arrays = store.read_group(copy, first.id)
+    half = len(first.members) // 2
+    results = {k: v[:half] for k, v in arrays.items() if not k.startswith(store.MEMBER_PREFIX)}
+    store.write_group(copy, first, first.members[:half], results, {**meta, "elapsed_s": 10.0, "complete": False})
+    running, pending = status.group_statuses(copy)
+    assert (running.state, running.members_done, running.members) == ("running", half, len(first.members))
+    assert running.diverged == int(arrays["diverged"][:half].sum()) and running.updated_s_ago < 60
+    assert (pending.state, pending.members_done, pending.elapsed_s) == ("pending", 0, None)
+    left = status.seconds_left([running, pending])
+    assert left == pytest.approx(10.0 / half * (len(first.members) - half + len(second.members)))
+    assert cli.main(["status", str(copy)]) == 0
+    printed = capsys.readouterr().out
+    assert "0 done, 1 running, 1 pending of 2 groups" in printed and f"about {status.duration(left)} left" in printed
+
+
+def test_status_of_a_directory_without_a_sweep(tmp_path, capsys):
+    assert cli.main(["status", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "DIR" in err and "sweep.json" in err
