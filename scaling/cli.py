@@ -1,4 +1,4 @@
-"""``scaling run | coordcheck CONFIG [--out DIR] [--config.FIELD=VALUE ...]``; ``scaling status DIR``."""
+"""``scaling run | coordcheck CONFIG [--out DIR] [--config.FIELD=VALUE ...]``; ``scaling status | report DIR``."""
 
 from __future__ import annotations
 
@@ -112,6 +112,17 @@ def _cmd_status(args, extra) -> int:
     return 0
 
 
+def _cmd_report(args, extra) -> int:
+    from scaling.report import index
+
+    if extra:
+        raise ConfigError("argument", extra[0], "scaling report DIR [--out OUT] (no other arguments)")
+    if not (Path(args.dir) / "sweep.json").is_file():
+        raise ConfigError("DIR", args.dir, "a sweep directory (one holding sweep.json)")
+    print(f"report: {index.write(args.dir, args.out)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scaling", description="Width x gamma x learning-rate sweeps in JAX.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -131,9 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--out", help="directory of the figure and data (default: runs/<config name>_coordcheck)")
     state = commands.add_parser("status", help="groups done / running / pending, divergences, time left")
     state.add_argument("dir", help="a sweep directory")
+    report = commands.add_parser("report", help="the sweep's figures (PNG) and an index.html showing them")
+    report.add_argument("dir", help="a sweep directory")
+    report.add_argument("--out", help="directory of the report (default: DIR/report)")
     args, extra = parser.parse_known_args(argv)
+    commands_by_name = {"run": _cmd_run, "coordcheck": _cmd_coordcheck, "status": _cmd_status, "report": _cmd_report}
     try:
-        return {"run": _cmd_run, "coordcheck": _cmd_coordcheck, "status": _cmd_status}[args.command](args, extra)
+        return commands_by_name[args.command](args, extra)
     except ConfigError as error:
         print(f"scaling: config error: {error}", file=sys.stderr)
         return 2

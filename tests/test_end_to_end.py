@@ -164,3 +164,27 @@ def test_status_of_a_directory_without_a_sweep(tmp_path, capsys):
     assert cli.main(["status", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "DIR" in err and "sweep.json" in err
+
+
+def test_report_draws_the_loss_figures_with_their_axes(tiny_run, tmp_path, capsys):
+    from scaling.report import index, losses
+
+    _, out = tiny_run
+    assert cli.main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
+    page = (tmp_path / "report" / "index.html").read_text()
+    for name, _, _ in index.FIGURES:
+        assert (tmp_path / "report" / name).stat().st_size > 10_000 and f'src="{name}"' in page
+    ds = scaling.load(out)
+    curves = losses.loss_curves(ds)
+    panels = [ax for ax in curves.axes if ax.get_title().startswith("γ")]
+    assert [ax.get_title() for ax in panels] == ["γ = 0.5", "γ = 2"]
+    assert all(ax.get_xscale() == "log" and ax.get_yscale() == "log" for ax in panels)
+    assert panels[0].get_ylabel() == "test loss" and len(panels[0].lines) == 2  # one line per width
+    assert any(ax.get_ylabel() == "width N" for ax in curves.axes)  # the colour bar
+    heat = losses.gamma_lr_map(ds).axes[0]
+    assert (heat.get_xlabel(), heat.get_ylabel()) == ("learning rate η (raw)", "γ")
+    best = heat.lines[0].get_xdata()  # eta*(gamma): lr 1e5 diverges, so 0.1 at both gammas
+    np.testing.assert_allclose(best, [0.1, 0.1])
+    width = losses.loss_vs_width(ds).axes[0]
+    np.testing.assert_array_equal(width.lines[0].get_xdata(), [8, 16])
+    assert cli.main(["report", str(tmp_path / "nothing")]) == 2

@@ -1,0 +1,176 @@
+"""Loss figures of a sweep, from ``scaling.load(dir)`` (partial sweeps included).
+
+Losses are test losses averaged over seeds; a point whose every seed diverged is missing.
+"The best lr" of a curve is the one of lowest final loss.  Swept axes a figure does not
+show (depth, data size, ...) are held at their first value, named in the title.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+from matplotlib import colors  # noqa: E402
+
+from scaling.summary import SEED_DIMS, final_test_loss  # noqa: E402
+
+SHOWN = ("gamma", "width", "lr")
+
+
+def _mean_over_seeds(da: xr.DataArray) -> xr.DataArray:
+    return da.mean([d for d in da.dims if d in SEED_DIMS])
+
+
+def _held(da: xr.DataArray, keep: tuple[str, ...]) -> tuple[xr.DataArray, str]:
+    """``da`` at the first value of every swept dimension not in ``keep``, and a note saying which."""
+    extra = [d for d in da.dims if d not in keep and d in da.coords and da.sizes[d] > 1]
+    note = ", ".join(f"{d}={da[d].values[0]}" for d in extra)
+    return da.isel({d: 0 for d in extra}), (f" ({note})" if note else "")
+
+
+def _values(ds: xr.Dataset, dim: str) -> list:
+    return list(ds[dim].values) if dim in ds.dims else [None]
+
+
+def _at(da: xr.DataArray, **where) -> xr.DataArray:
+    return da.sel({k: v for k, v in where.items() if v is not None and k in da.dims})
+
+
+def best_lr(final: xr.DataArray):
+    """The lr of lowest final loss (None when nothing converged or there is no lr axis)."""
+    if "lr" not in final.dims:
+        return None
+    filled = final.fillna(np.inf)
+    if not np.isfinite(filled).any():
+        return None
+    return float(final.lr.values[int(filled.argmin("lr"))])
+
+
+def _width_colours(widths):
+    norm = colors.LogNorm(min(widths), max(widths)) if len(widths) > 1 else colors.LogNorm(widths[0] / 2, widths[0] * 2)
+    return plt.cm.ScalarMappable(norm=norm, cmap="viridis")
+
+
+def _label_gamma(gamma) -> str:
+    return "" if gamma is None else f"γ = {gamma:g}"
+
+
+def loss_curves(ds: xr.Dataset) -> plt.Figure:
+    """Test loss against step, a line per width (coloured by width) at its best lr, a panel per γ."""
+    curves, note = _held(_mean_over_seeds(ds.test_loss), SHOWN + ("step",))
+    final, _ = _held(_mean_over_seeds(final_test_loss(ds)), SHOWN)
+    gammas, widths = _values(ds, "gamma"), _values(ds, "width")
+    fig, axes = plt.subplots(1, len(gammas), figsize=(4 * len(gammas) + 1, 3.6), sharey=True, squeeze=False)
+    mappable = _width_colours([w or 1 for w in widths])
+    steps = curves.step.values
+    for ax, gamma in zip(axes[0], gammas):
+        for width in widths:
+            lr = best_lr(_at(final, gamma=gamma, width=width))
+            curve = _at(curves, gamma=gamma, width=width, lr=lr)
+            ax.plot(steps[1:], curve.values[1:], color=mappable.to_rgba(width or 1), label=f"N = {width}, lr = {lr:g}"
+                    if lr is not None and width is not None else None)
+        ax.set(xscale="log", yscale="log", xlabel="step", title=_label_gamma(gamma))
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0, 0].set_ylabel("test loss")
+    fig.colorbar(mappable, ax=axes[0].tolist(), label="width N")
+    fig.suptitle("test loss at each width's best lr" + note)
+    return fig
+
+
+def gamma_lr_map(ds: xr.Dataset) -> plt.Figure | None:
+    """Final test loss over (γ, lr) at the largest width, with the best lr η*(γ) marked, its
+    log-slopes fitted below and above γ = 1, and the lines γ² and γ^(2/L) for reference
+    (γ and γ^(1/L) for Adam; THEORY.md §4).  None without both axes."""
+    if not all(d in ds.dims and ds.sizes[d] > 1 for d in ("gamma", "lr")):
+        return None
+    final, note = _held(_mean_over_seeds(final_test_loss(ds)), SHOWN)
+    width = ds.width.values[-1] if "width" in ds.dims else None
+    grid = _at(final, width=width).transpose("gamma", "lr")
+    gammas, lrs = grid.gamma.values, grid.lr.values
+    fig, ax = plt.subplots(figsize=(6, 4.6))
+    mesh = ax.pcolormesh(_edges(lrs), _edges(gammas), grid.values, norm=colors.LogNorm(), cmap="magma_r", shading="flat")
+    fig.colorbar(mesh, ax=ax, label="final test loss")
+    best = np.array([best_lr(grid.sel(gamma=g)) or np.nan for g in gammas], float)
+    ax.plot(best, gammas, "o", color="white", markeredgecolor="black", label="η*(γ)")
+    values = config_values(ds)
+    layers, adam = values.get("model.depth", 1), values.get("optim.name") == "adam"
+    small, large = (1.0, 1.0 / layers) if adam else (2.0, 2.0 / layers)
+    anchor = gammas[np.argmin(np.abs(np.log(gammas)))]
+    anchor_lr = best[list(gammas).index(anchor)]
+    dense = np.geomspace(gammas[0], gammas[-1], 50)
+    if np.isfinite(anchor_lr):
+        for exponent, side, style in ((small, dense <= 1, "--"), (large, dense >= 1, ":")):
+            ax.plot(anchor_lr * (dense[side] / anchor) ** exponent, dense[side], style, color="cyan",
+                    label=f"γ^{exponent:.3g}")
+    for side, name in ((gammas <= 1, "γ ≤ 1"), (gammas >= 1, "γ ≥ 1")):
+        ok = side & np.isfinite(best)
+        if ok.sum() >= 2:
+            slope = np.polyfit(np.log(gammas[ok]), np.log(best[ok]), 1)[0]
+            ax.plot([], [], " ", label=f"fit {name}: η* ∝ γ^{slope:.2f}")
+    ax.set(xscale="log", yscale="log", xlabel="learning rate η (raw)", ylabel="γ",
+           title=f"final test loss, width {width}" + note)
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def loss_vs_lr(ds: xr.Dataset) -> plt.Figure | None:
+    """Final test loss against lr, a line per width, a panel per γ: under μP the best lr stays
+    put as width grows, under SP it drifts (μTransfer).  None without an lr axis."""
+    if "lr" not in ds.dims or ds.sizes["lr"] < 2:
+        return None
+    final, note = _held(_mean_over_seeds(final_test_loss(ds)), SHOWN)
+    gammas, widths = _values(ds, "gamma"), _values(ds, "width")
+    fig, axes = plt.subplots(1, len(gammas), figsize=(4 * len(gammas) + 1, 3.6), sharey=True, squeeze=False)
+    mappable = _width_colours([w or 1 for w in widths])
+    for ax, gamma in zip(axes[0], gammas):
+        for width in widths:
+            losses = _at(final, gamma=gamma, width=width)
+            ax.plot(losses.lr, losses, "o-", color=mappable.to_rgba(width or 1), markersize=3)
+        ax.set(xscale="log", yscale="log", xlabel="learning rate η (raw)", title=_label_gamma(gamma))
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0, 0].set_ylabel("final test loss")
+    fig.colorbar(mappable, ax=axes[0].tolist(), label="width N")
+    fig.suptitle(f"final test loss against learning rate ({config_values(ds).get('model.param', '')})" + note)
+    return fig
+
+
+def loss_vs_width(ds: xr.Dataset) -> plt.Figure | None:
+    """Final test loss against width, a line per γ at the lr that is best at the largest width.
+    None without a width axis."""
+    if "width" not in ds.dims or ds.sizes["width"] < 2:
+        return None
+    final, note = _held(_mean_over_seeds(final_test_loss(ds)), SHOWN)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    gammas = _values(ds, "gamma")
+    palette = plt.cm.plasma(np.linspace(0, 0.9, len(gammas)))
+    for colour, gamma in zip(palette, gammas):
+        at_gamma = _at(final, gamma=gamma)
+        lr = best_lr(at_gamma.isel(width=-1))
+        losses = _at(at_gamma, lr=lr)
+        label = ", ".join(s for s in (_label_gamma(gamma), f"η = {lr:g}" if lr is not None else "") if s)
+        ax.plot(losses.width, losses, "o-", color=colour, label=label or None)
+    ax.set(xscale="log", yscale="log", xlabel="width N", ylabel="final test loss", title="loss against width" + note)
+    ax.set_xscale("log", base=2)
+    ax.grid(True, which="both", alpha=0.3)
+    if any(g is not None for g in gammas):
+        ax.legend(fontsize=7)
+    return fig
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges on a log axis around increasing positive centres."""
+    logs = np.log(centres)
+    step = np.diff(logs) if len(logs) > 1 else np.array([math.log(2)])
+    inner = logs[:-1] + step / 2
+    return np.exp(np.concatenate([[logs[0] - step[0] / 2], inner, [logs[-1] + step[-1] / 2]]))
+
+
+def config_values(ds: xr.Dataset) -> dict:
+    """The sweep's base config values, as ``scaling.load`` keeps them."""
+    return json.loads(ds.attrs["config"])["values"] if "config" in ds.attrs else {}
