@@ -167,7 +167,7 @@ def test_status_of_a_directory_without_a_sweep(tmp_path, capsys):
 
 
 def test_report_draws_the_loss_figures_with_their_axes(tiny_run, tmp_path, capsys):
-    from scaling.report import index, losses
+    from scaling.report import index, losses, training
 
     _, out = tiny_run
     assert cli.main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
@@ -187,4 +187,11 @@ def test_report_draws_the_loss_figures_with_their_axes(tiny_run, tmp_path, capsy
     np.testing.assert_allclose(best, [0.1, 0.1])
     width = losses.loss_vs_width(ds).axes[0]
     np.testing.assert_array_equal(width.lines[0].get_xdata(), [8, 16])
+    spectra = [ax for ax in training.ntk_spectra(ds).axes if ax.get_title().startswith("γ")]
+    assert all((ax.get_xlabel(), ax.get_xscale(), ax.get_yscale()) == ("rank k", "log", "log") for ax in spectra)
+    assert len(spectra[0].lines) == ds.sizes["ntk_step"]  # a spectrum per measured step
+    variance = training.ensemble_vs_width(ds).axes[0]
+    assert [line.get_label() for line in variance.lines] == ["variance Var_seeds f", "bias² vs width 16", "∝ 1/N"]
+    expected = scaling.load(out).probe_pred.isel(pred_step=-1).sel(gamma=0.5, lr=0.1).var("seed").mean("probe")
+    np.testing.assert_allclose(variance.lines[0].get_ydata(), expected, rtol=1e-5)
     assert cli.main(["report", str(tmp_path / "nothing")]) == 2

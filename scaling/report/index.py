@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from scaling import store
-from scaling.report import losses
+from scaling.report import losses, training
 
 FIGURES = [
     ("loss_curves.png", losses.loss_curves, "Test loss against step, a line per width at its best learning rate, a panel per γ."),
@@ -20,6 +20,10 @@ FIGURES = [
     ("loss_vs_lr.png", losses.loss_vs_lr, "Final test loss against the learning rate, a line per width "
      "(μTransfer: under μP the optimum stays put as width grows)."),
     ("loss_vs_width.png", losses.loss_vs_width, "Final test loss against width at fixed γ and η."),
+    ("ntk_spectra.png", training.ntk_spectra, "NTK eigenvalue spectra over training at the largest width."),
+    ("alignment.png", training.alignment, "NTK-target alignment over training, a line per width."),
+    ("ensemble_vs_width.png", training.ensemble_vs_width, "Variance over seeds and squared bias of the final "
+     "probe predictions against width (THEORY.md §6), with a 1/N guide."),
 ]
 
 
