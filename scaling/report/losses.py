@@ -23,22 +23,23 @@ from scaling.summary import SEED_DIMS, final_test_loss  # noqa: E402
 SHOWN = ("gamma", "width", "lr")
 
 
-def _mean_over_seeds(da: xr.DataArray) -> xr.DataArray:
+def mean_over_seeds(da: xr.DataArray) -> xr.DataArray:
     return da.mean([d for d in da.dims if d in SEED_DIMS])
 
 
-def _held(da: xr.DataArray, keep: tuple[str, ...]) -> tuple[xr.DataArray, str]:
+def held(da: xr.DataArray, keep: tuple[str, ...]) -> tuple[xr.DataArray, str]:
     """``da`` at the first value of every swept dimension not in ``keep``, and a note saying which."""
     extra = [d for d in da.dims if d not in keep and d in da.coords and da.sizes[d] > 1]
     note = ", ".join(f"{d}={da[d].values[0]}" for d in extra)
     return da.isel({d: 0 for d in extra}), (f" ({note})" if note else "")
 
 
-def _values(ds: xr.Dataset, dim: str) -> list:
+def axis_values(ds: xr.Dataset, dim: str) -> list:
     return list(ds[dim].values) if dim in ds.dims else [None]
 
 
-def _at(da: xr.DataArray, **where) -> xr.DataArray:
+def sel_present(da: xr.DataArray, **where) -> xr.DataArray:
+    """``da.sel(where)`` over the given (not None) coordinates ``da`` has."""
     return da.sel({k: v for k, v in where.items() if v is not None and k in da.dims})
 
 
@@ -52,34 +53,41 @@ def best_lr(final: xr.DataArray):
     return float(final.lr.values[int(filled.argmin("lr"))])
 
 
-def _width_colours(widths):
+def width_colours(widths):
     norm = colors.LogNorm(min(widths), max(widths)) if len(widths) > 1 else colors.LogNorm(widths[0] / 2, widths[0] * 2)
     return plt.cm.ScalarMappable(norm=norm, cmap="viridis")
 
 
-def _label_gamma(gamma) -> str:
+def gamma_label(gamma) -> str:
     return "" if gamma is None else f"γ = {gamma:g}"
+
+
+def gamma_panels(ds: xr.Dataset, title: str):
+    """A row of panels, one per γ (one panel without a γ axis): the figure, (axis, γ) pairs and the axes."""
+    gammas = axis_values(ds, "gamma")
+    fig, axes = plt.subplots(1, len(gammas), figsize=(4 * len(gammas) + 1, 3.6), sharey=True, squeeze=False)
+    fig.suptitle(title)
+    return fig, list(zip(axes[0], gammas)), axes[0]
 
 
 def loss_curves(ds: xr.Dataset) -> plt.Figure:
     """Test loss against step, a line per width (coloured by width) at its best lr, a panel per γ."""
-    curves, note = _held(_mean_over_seeds(ds.test_loss), SHOWN + ("step",))
-    final, _ = _held(_mean_over_seeds(final_test_loss(ds)), SHOWN)
-    gammas, widths = _values(ds, "gamma"), _values(ds, "width")
-    fig, axes = plt.subplots(1, len(gammas), figsize=(4 * len(gammas) + 1, 3.6), sharey=True, squeeze=False)
-    mappable = _width_colours([w or 1 for w in widths])
+    curves, note = held(mean_over_seeds(ds.test_loss), SHOWN + ("step",))
+    final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
+    widths = axis_values(ds, "width")
+    fig, panels, axes = gamma_panels(ds, "test loss at each width's best lr" + note)
+    mappable = width_colours([w or 1 for w in widths])
     steps = curves.step.values
-    for ax, gamma in zip(axes[0], gammas):
+    for ax, gamma in panels:
         for width in widths:
-            lr = best_lr(_at(final, gamma=gamma, width=width))
-            curve = _at(curves, gamma=gamma, width=width, lr=lr)
+            lr = best_lr(sel_present(final, gamma=gamma, width=width))
+            curve = sel_present(curves, gamma=gamma, width=width, lr=lr)
             ax.plot(steps[1:], curve.values[1:], color=mappable.to_rgba(width or 1), label=f"N = {width}, lr = {lr:g}"
                     if lr is not None and width is not None else None)
-        ax.set(xscale="log", yscale="log", xlabel="step", title=_label_gamma(gamma))
+        ax.set(xscale="log", yscale="log", xlabel="step", title=gamma_label(gamma))
         ax.grid(True, which="both", alpha=0.3)
-    axes[0, 0].set_ylabel("test loss")
-    fig.colorbar(mappable, ax=axes[0].tolist(), label="width N")
-    fig.suptitle("test loss at each width's best lr" + note)
+    axes[0].set_ylabel("test loss")
+    fig.colorbar(mappable, ax=axes.tolist(), label="width N")
     return fig
 
 
@@ -89,9 +97,9 @@ def gamma_lr_map(ds: xr.Dataset) -> plt.Figure | None:
     (γ and γ^(1/L) for Adam; THEORY.md §4).  None without both axes."""
     if not all(d in ds.dims and ds.sizes[d] > 1 for d in ("gamma", "lr")):
         return None
-    final, note = _held(_mean_over_seeds(final_test_loss(ds)), SHOWN)
+    final, note = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
     width = ds.width.values[-1] if "width" in ds.dims else None
-    grid = _at(final, width=width).transpose("gamma", "lr")
+    grid = sel_present(final, width=width).transpose("gamma", "lr")
     gammas, lrs = grid.gamma.values, grid.lr.values
     fig, ax = plt.subplots(figsize=(6, 4.6))
     mesh = ax.pcolormesh(_edges(lrs), _edges(gammas), grid.values, norm=colors.LogNorm(), cmap="magma_r", shading="flat")
@@ -113,7 +121,8 @@ def gamma_lr_map(ds: xr.Dataset) -> plt.Figure | None:
         if ok.sum() >= 2:
             slope = np.polyfit(np.log(gammas[ok]), np.log(best[ok]), 1)[0]
             ax.plot([], [], " ", label=f"fit {name}: η* ∝ γ^{slope:.2f}")
-    ax.set(xscale="log", yscale="log", xlabel="learning rate η (raw)", ylabel="γ",
+    rule = " (the lr rule rescales it by γ)" if values.get("optim.lr_rule") == "gamma" else ""
+    ax.set(xscale="log", yscale="log", xlabel="learning rate η (raw)" + rule, ylabel="γ",
            title=f"final test loss, width {width}" + note)
     ax.legend(fontsize=7, loc="lower right")
     return fig
@@ -124,19 +133,19 @@ def loss_vs_lr(ds: xr.Dataset) -> plt.Figure | None:
     put as width grows, under SP it drifts (μTransfer).  None without an lr axis."""
     if "lr" not in ds.dims or ds.sizes["lr"] < 2:
         return None
-    final, note = _held(_mean_over_seeds(final_test_loss(ds)), SHOWN)
-    gammas, widths = _values(ds, "gamma"), _values(ds, "width")
-    fig, axes = plt.subplots(1, len(gammas), figsize=(4 * len(gammas) + 1, 3.6), sharey=True, squeeze=False)
-    mappable = _width_colours([w or 1 for w in widths])
-    for ax, gamma in zip(axes[0], gammas):
+    final, note = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
+    widths = axis_values(ds, "width")
+    param = config_values(ds).get("model.param", "")
+    fig, panels, axes = gamma_panels(ds, f"final test loss against learning rate ({param})" + note)
+    mappable = width_colours([w or 1 for w in widths])
+    for ax, gamma in panels:
         for width in widths:
-            losses = _at(final, gamma=gamma, width=width)
+            losses = sel_present(final, gamma=gamma, width=width)
             ax.plot(losses.lr, losses, "o-", color=mappable.to_rgba(width or 1), markersize=3)
-        ax.set(xscale="log", yscale="log", xlabel="learning rate η (raw)", title=_label_gamma(gamma))
+        ax.set(xscale="log", yscale="log", xlabel="learning rate η (raw)", title=gamma_label(gamma))
         ax.grid(True, which="both", alpha=0.3)
-    axes[0, 0].set_ylabel("final test loss")
-    fig.colorbar(mappable, ax=axes[0].tolist(), label="width N")
-    fig.suptitle(f"final test loss against learning rate ({config_values(ds).get('model.param', '')})" + note)
+    axes[0].set_ylabel("final test loss")
+    fig.colorbar(mappable, ax=axes.tolist(), label="width N")
     return fig
 
 
@@ -145,15 +154,15 @@ def loss_vs_width(ds: xr.Dataset) -> plt.Figure | None:
     None without a width axis."""
     if "width" not in ds.dims or ds.sizes["width"] < 2:
         return None
-    final, note = _held(_mean_over_seeds(final_test_loss(ds)), SHOWN)
+    final, note = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    gammas = _values(ds, "gamma")
+    gammas = axis_values(ds, "gamma")
     palette = plt.cm.plasma(np.linspace(0, 0.9, len(gammas)))
     for colour, gamma in zip(palette, gammas):
-        at_gamma = _at(final, gamma=gamma)
+        at_gamma = sel_present(final, gamma=gamma)
         lr = best_lr(at_gamma.isel(width=-1))
-        losses = _at(at_gamma, lr=lr)
-        label = ", ".join(s for s in (_label_gamma(gamma), f"η = {lr:g}" if lr is not None else "") if s)
+        losses = sel_present(at_gamma, lr=lr)
+        label = ", ".join(s for s in (gamma_label(gamma), f"η = {lr:g}" if lr is not None else "") if s)
         ax.plot(losses.width, losses, "o-", color=colour, label=label or None)
     ax.set(xscale="log", yscale="log", xlabel="width N", ylabel="final test loss", title="loss against width" + note)
     ax.set_xscale("log", base=2)

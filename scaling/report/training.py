@@ -16,15 +16,9 @@ import xarray as xr  # noqa: E402
 from matplotlib import colors  # noqa: E402
 
 from scaling.measure import ensemble  # noqa: E402
-from scaling.report.losses import SHOWN, _at, _held, _label_gamma, _mean_over_seeds, _values, _width_colours, best_lr  # noqa: E402
+from scaling.report.losses import (SHOWN, axis_values, best_lr, gamma_label, gamma_panels,  # noqa: E402
+                                   held, sel_present, mean_over_seeds, width_colours)
 from scaling.summary import SEED_DIMS, final_test_loss  # noqa: E402
-
-
-def _panels(ds: xr.Dataset, title: str):
-    gammas = _values(ds, "gamma")
-    fig, axes = plt.subplots(1, len(gammas), figsize=(4 * len(gammas) + 1, 3.6), sharey=True, squeeze=False)
-    fig.suptitle(title)
-    return fig, zip(axes[0], gammas), axes[0]
 
 
 def ntk_spectra(ds: xr.Dataset) -> plt.Figure | None:
@@ -32,19 +26,19 @@ def ntk_spectra(ds: xr.Dataset) -> plt.Figure | None:
     (coloured by step), a panel per γ."""
     if "ntk_eigenvalues" not in ds:
         return None
-    spectra, note = _held(_mean_over_seeds(ds.ntk_eigenvalues), SHOWN + ("ntk_step", "eigen"))
-    final, _ = _held(_mean_over_seeds(final_test_loss(ds)), SHOWN)
+    spectra, note = held(mean_over_seeds(ds.ntk_eigenvalues), SHOWN + ("ntk_step", "eigen"))
+    final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
     width = ds.width.values[-1] if "width" in ds.dims else None
     steps = ds.ntk_step.values
     mappable = plt.cm.ScalarMappable(norm=colors.Normalize(steps.min(), steps.max()), cmap="cividis")
-    fig, panels, axes = _panels(ds, f"NTK spectra over training, width {width}" + note)
+    fig, panels, axes = gamma_panels(ds, f"NTK spectra over training, width {width}" + note)
     rank = np.arange(1, ds.sizes["eigen"] + 1)
     for ax, gamma in panels:
-        lr = best_lr(_at(final, gamma=gamma, width=width))
-        at = _at(spectra, gamma=gamma, width=width, lr=lr)
+        lr = best_lr(sel_present(final, gamma=gamma, width=width))
+        at = sel_present(spectra, gamma=gamma, width=width, lr=lr)
         for step in steps:
             ax.plot(rank, at.sel(ntk_step=step), color=mappable.to_rgba(step))
-        ax.set(xscale="log", yscale="log", xlabel="rank k", title=_label_gamma(gamma) + (f", lr {lr:g}" if lr else ""))
+        ax.set(xscale="log", yscale="log", xlabel="rank k", title=gamma_label(gamma) + (f", lr {lr:g}" if lr else ""))
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("NTK eigenvalue λ_k")
     fig.colorbar(mappable, ax=axes.tolist(), label="step")
@@ -55,17 +49,17 @@ def alignment(ds: xr.Dataset) -> plt.Figure | None:
     """Kernel-target alignment of the NTK against step, a line per width, a panel per γ."""
     if "ntk_alignment" not in ds:
         return None
-    aligned, note = _held(_mean_over_seeds(ds.ntk_alignment), SHOWN + ("ntk_step",))
-    final, _ = _held(_mean_over_seeds(final_test_loss(ds)), SHOWN)
-    widths = _values(ds, "width")
-    mappable = _width_colours([w or 1 for w in widths])
-    fig, panels, axes = _panels(ds, "NTK-target alignment over training" + note)
+    aligned, note = held(mean_over_seeds(ds.ntk_alignment), SHOWN + ("ntk_step",))
+    final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
+    widths = axis_values(ds, "width")
+    mappable = width_colours([w or 1 for w in widths])
+    fig, panels, axes = gamma_panels(ds, "NTK-target alignment over training" + note)
     for ax, gamma in panels:
         for width in widths:
-            lr = best_lr(_at(final, gamma=gamma, width=width))
-            ax.plot(aligned.ntk_step, _at(aligned, gamma=gamma, width=width, lr=lr), "o-", markersize=3,
+            lr = best_lr(sel_present(final, gamma=gamma, width=width))
+            ax.plot(aligned.ntk_step, sel_present(aligned, gamma=gamma, width=width, lr=lr), "o-", markersize=3,
                     color=mappable.to_rgba(width or 1))
-        ax.set(xscale="symlog", xlabel="step", title=_label_gamma(gamma))
+        ax.set(xscale="symlog", xlabel="step", title=gamma_label(gamma))
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("alignment  yᵀKy / (‖K‖_F ‖y‖²)")
     fig.colorbar(mappable, ax=axes.tolist(), label="width N")
@@ -78,20 +72,20 @@ def ensemble_vs_width(ds: xr.Dataset) -> plt.Figure | None:
     seeds = [d for d in SEED_DIMS if d in ds.dims and ds.sizes[d] > 1]
     if "probe_pred" not in ds or not seeds or "width" not in ds.dims or ds.sizes["width"] < 2:
         return None
-    pred, note = _held(ds.probe_pred.isel(pred_step=-1), SHOWN + (seeds[0], "probe", "output"))
-    final, _ = _held(_mean_over_seeds(final_test_loss(ds)), SHOWN)
+    pred, note = held(ds.probe_pred.isel(pred_step=-1), SHOWN + (seeds[0], "probe", "output"))
+    final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
     split = ensemble.width_distance(pred, over=seeds[0])
     widths = ds.width.values
-    fig, panels, axes = _panels(ds, f"prediction variance and bias against width (over {ds.sizes[seeds[0]]} seeds)" + note)
+    fig, panels, axes = gamma_panels(ds, f"prediction variance and bias against width (over {ds.sizes[seeds[0]]} seeds)" + note)
     for ax, gamma in panels:
-        lr = best_lr(_at(final, gamma=gamma).isel(width=-1))
-        at = _at(split, gamma=gamma, lr=lr)
+        lr = best_lr(sel_present(final, gamma=gamma).isel(width=-1))
+        at = sel_present(split, gamma=gamma, lr=lr)
         ax.plot(widths, at.variance, "o-", label="variance Var_seeds f")
         ax.plot(widths[:-1], at.bias.values[:-1], "s-", label=f"bias² vs width {widths[-1]}")
         start = float(at.variance.values[0])
         if np.isfinite(start) and start > 0:
             ax.plot(widths, start * widths[0] / widths, "k:", label="∝ 1/N")
-        ax.set(xscale="log", yscale="log", xlabel="width N", title=_label_gamma(gamma) + (f", lr {lr:g}" if lr else ""))
+        ax.set(xscale="log", yscale="log", xlabel="width N", title=gamma_label(gamma) + (f", lr {lr:g}" if lr else ""))
         ax.set_xscale("log", base=2)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("squared distance on the probe set")
