@@ -112,9 +112,11 @@ class Stream:
     """The data of one group, as ``train.Program`` uses it.
 
     ``test`` and ``probe`` are fixed (x, y_clean) on the device, the same for every member.
-    ``member_data`` is what a member keeps in its state: its fixed training set ``train`` =
-    (x, y) when finite, and whatever its online batches need; ``batch`` draws step t's online
-    batch (``rows``: the step's examples fed by the host when the data is streamed)."""
+    Each kind of stream (``SyntheticStream``, ``datasets.DatasetStream``) provides
+    ``member_data(data_seed, noise)``, what a member keeps in its state: its fixed training
+    set ``train`` = (x, y) when finite, and whatever its online batches need; and
+    ``batch(data, member, t, rows)``, step t's online batch (``rows``: the step's examples fed
+    by the host when the data is streamed)."""
 
     test: tuple
     probe: tuple
@@ -141,12 +143,6 @@ class Stream:
             return None
         key = jax.random.fold_in(member_streams(data_seed)[1], step)
         return jax.random.choice(key, self.n_train, (self.batch_size,), replace=False)
-
-    def member_data(self, data_seed, noise) -> dict:
-        raise NotImplementedError
-
-    def batch(self, data: dict, member: dict, step, rows=None):
-        raise NotImplementedError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -70,25 +70,34 @@ def gamma_panels(ds: xr.Dataset, title: str):
     return fig, list(zip(axes[0], gammas)), axes[0]
 
 
+def lines_by_width(ds: xr.Dataset, title: str, xlabel: str, ylabel: str, line, xscale: str = "log",
+                   yscale: str = "log", **style) -> plt.Figure:
+    """A panel per γ, a line per width coloured by width (with its colour bar):
+    ``line(gamma, width) -> (x, y)``."""
+    widths = axis_values(ds, "width")
+    fig, panels, axes = gamma_panels(ds, title)
+    mappable = width_colours([w or 1 for w in widths])
+    for ax, gamma in panels:
+        for width in widths:
+            ax.plot(*line(gamma, width), color=mappable.to_rgba(width or 1), **style)
+        ax.set(xscale=xscale, yscale=yscale, xlabel=xlabel, title=gamma_label(gamma))
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel(ylabel)
+    fig.colorbar(mappable, ax=axes.tolist(), label="width N")
+    return fig
+
+
 def loss_curves(ds: xr.Dataset) -> plt.Figure:
     """Test loss against step, a line per width (coloured by width) at its best lr, a panel per γ."""
     curves, note = held(mean_over_seeds(ds.test_loss), SHOWN + ("step",))
     final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
-    widths = axis_values(ds, "width")
-    fig, panels, axes = gamma_panels(ds, "test loss at each width's best lr" + note)
-    mappable = width_colours([w or 1 for w in widths])
-    steps = curves.step.values
-    for ax, gamma in panels:
-        for width in widths:
-            lr = best_lr(sel_present(final, gamma=gamma, width=width))
-            curve = sel_present(curves, gamma=gamma, width=width, lr=lr)
-            ax.plot(steps[1:], curve.values[1:], color=mappable.to_rgba(width or 1), label=f"N = {width}, lr = {lr:g}"
-                    if lr is not None and width is not None else None)
-        ax.set(xscale="log", yscale="log", xlabel="step", title=gamma_label(gamma))
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("test loss")
-    fig.colorbar(mappable, ax=axes.tolist(), label="width N")
-    return fig
+
+    def line(gamma, width):
+        lr = best_lr(sel_present(final, gamma=gamma, width=width))
+        curve = sel_present(curves, gamma=gamma, width=width, lr=lr)
+        return curve.step.values[1:], curve.values[1:]
+
+    return lines_by_width(ds, "test loss at each width's best lr" + note, "step", "test loss", line)
 
 
 def gamma_lr_map(ds: xr.Dataset) -> plt.Figure | None:
@@ -134,19 +143,14 @@ def loss_vs_lr(ds: xr.Dataset) -> plt.Figure | None:
     if "lr" not in ds.dims or ds.sizes["lr"] < 2:
         return None
     final, note = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
-    widths = axis_values(ds, "width")
+
+    def line(gamma, width):
+        losses = sel_present(final, gamma=gamma, width=width)
+        return losses.lr.values, losses.values
+
     param = config_values(ds).get("model.param", "")
-    fig, panels, axes = gamma_panels(ds, f"final test loss against learning rate ({param})" + note)
-    mappable = width_colours([w or 1 for w in widths])
-    for ax, gamma in panels:
-        for width in widths:
-            losses = sel_present(final, gamma=gamma, width=width)
-            ax.plot(losses.lr, losses, "o-", color=mappable.to_rgba(width or 1), markersize=3)
-        ax.set(xscale="log", yscale="log", xlabel="learning rate η (raw)", title=gamma_label(gamma))
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("final test loss")
-    fig.colorbar(mappable, ax=axes.tolist(), label="width N")
-    return fig
+    return lines_by_width(ds, f"final test loss against learning rate ({param})" + note, "learning rate η (raw)",
+                          "final test loss", line, marker="o", markersize=3)
 
 
 def loss_vs_width(ds: xr.Dataset) -> plt.Figure | None:

@@ -16,8 +16,8 @@ import xarray as xr  # noqa: E402
 from matplotlib import colors  # noqa: E402
 
 from scaling.measure import ensemble  # noqa: E402
-from scaling.report.losses import (SHOWN, axis_values, best_lr, gamma_label, gamma_panels,  # noqa: E402
-                                   held, sel_present, mean_over_seeds, width_colours)
+from scaling.report.losses import (SHOWN, best_lr, gamma_label, gamma_panels, held,  # noqa: E402
+                                   lines_by_width, mean_over_seeds, sel_present)
 from scaling.summary import SEED_DIMS, final_test_loss  # noqa: E402
 
 
@@ -51,19 +51,13 @@ def alignment(ds: xr.Dataset) -> plt.Figure | None:
         return None
     aligned, note = held(mean_over_seeds(ds.ntk_alignment), SHOWN + ("ntk_step",))
     final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
-    widths = axis_values(ds, "width")
-    mappable = width_colours([w or 1 for w in widths])
-    fig, panels, axes = gamma_panels(ds, "NTK-target alignment over training" + note)
-    for ax, gamma in panels:
-        for width in widths:
-            lr = best_lr(sel_present(final, gamma=gamma, width=width))
-            ax.plot(aligned.ntk_step, sel_present(aligned, gamma=gamma, width=width, lr=lr), "o-", markersize=3,
-                    color=mappable.to_rgba(width or 1))
-        ax.set(xscale="symlog", xlabel="step", title=gamma_label(gamma))
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("alignment  yᵀKy / (‖K‖_F ‖y‖²)")
-    fig.colorbar(mappable, ax=axes.tolist(), label="width N")
-    return fig
+
+    def line(gamma, width):
+        lr = best_lr(sel_present(final, gamma=gamma, width=width))
+        return aligned.ntk_step.values, sel_present(aligned, gamma=gamma, width=width, lr=lr).values
+
+    return lines_by_width(ds, "NTK-target alignment over training" + note, "step", "alignment  yᵀKy / (‖K‖_F ‖y‖²)",
+                          line, xscale="symlog", yscale="linear", marker="o", markersize=3)
 
 
 def ensemble_vs_width(ds: xr.Dataset) -> plt.Figure | None:
