@@ -16,6 +16,7 @@ section mirrors the config's nesting, each leaf a list of values
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import difflib
 import importlib.util
@@ -28,6 +29,7 @@ import ml_collections
 from scaling.parameterization import BRANCH_SCALINGS
 
 SECTIONS = ("model", "data", "optim", "train", "measure", "log")
+WANDB_MODES = ("online", "offline", "disabled")
 
 
 class ConfigError(ValueError):
@@ -117,6 +119,21 @@ class ClassesField(Field):
             return None
         if (isinstance(value, (list, tuple)) and len(value) >= 2 and all(is_label(v) for v in value)
                 and len(set(value)) == len(value)):
+            return list(value)
+        raise ConfigError(path, value, self.allowed())
+
+
+class StringsField(Field):
+    """A list of strings (e.g. wandb tags)."""
+
+    def __init__(self):
+        super().__init__(type=str, default=())
+
+    def allowed(self) -> str:
+        return "a list of strings"
+
+    def coerce(self, path: str, value: Any) -> Any:
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
             return list(value)
         raise ConfigError(path, value, self.allowed())
 
@@ -227,8 +244,17 @@ SCHEMA: dict[str, Field] = {
     "measure.features": Field(bool, True),
     "measure.features_every": StepsField(),
     "measure.features_n_logs": Field(int, 12, check=_at_least(2), rule=">= 2"),
-    # log
+    # log: never swept, and not part of a sweep's identity (they change no result)
     "log.progress": Field(bool, True),
+    "log.report": Field(bool, True),  # draw `scaling report` at the end of a sweep
+    "log.wandb.mode": Field(str, None, optional=True, choices=WANDB_MODES),  # None: $WANDB_MODE, else disabled
+    "log.wandb.project": Field(str, "scaling"),
+    "log.wandb.entity": Field(str, None, optional=True),
+    "log.wandb.group": Field(str, None, optional=True),  # None: the sweep directory's name
+    "log.wandb.tags": StringsField(),
+    "log.wandb.notes": Field(str, None, optional=True),
+    "log.wandb.max_runs": Field(int, 256, check=_at_least(1), rule=">= 1 (more points: one run per group, with tables)"),
+    "log.wandb.timeout": Field(float, 120.0, check=_positive, rule="> 0 (seconds wandb may take to finish a sweep's logging)"),
 }
 
 
@@ -240,8 +266,11 @@ def defaults() -> ml_collections.ConfigDict:
     """The full default config, with an empty sweep."""
     tree: dict = {s: {} for s in SECTIONS}
     for path, field in SCHEMA.items():
-        section, name = path.split(".")
-        tree[section][name] = field.default
+        *sections, name = path.split(".")
+        node = tree
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = field.default
     tree["sweep"] = {}
     return ml_collections.ConfigDict(tree)
 
@@ -290,7 +319,7 @@ class Resolved:
 
 def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
     """Validate a user config against the schema; raise ConfigError on the first problem."""
-    tree = config.to_dict() if isinstance(config, ml_collections.ConfigDict) else dict(config)
+    tree = config.to_dict() if isinstance(config, ml_collections.ConfigDict) else copy.deepcopy(dict(config))
     sweep = tree.pop("sweep", {}) or {}
     if not isinstance(sweep, dict):
         raise ConfigError("sweep", sweep, "a section mirroring the config, each leaf a list of values")
@@ -310,6 +339,8 @@ def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
     for path, vals in _flatten(sweep).items():
         if path not in SCHEMA:
             raise ConfigError("sweep." + path, vals, _unknown_field(path))
+        if path.startswith("log."):
+            raise ConfigError("sweep." + path, vals, "a model, data, optim, train or measure field (log fields are not swept)")
         swept[path] = [SCHEMA[path].coerce(f"sweep.{path}", v) for v in _as_list("sweep." + path, vals)]
 
     axes, used = [], set()

@@ -13,6 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from scaling import config as config_lib
 from scaling import store, sweep, train
+from scaling.log.mirror import Mirror
+from scaling.report import index
 
 
 def resolve(config, overrides: dict[str, str] | None = None) -> config_lib.Resolved:
@@ -22,10 +24,17 @@ def resolve(config, overrides: dict[str, str] | None = None) -> config_lib.Resol
     return config_lib.resolve(config_lib.apply_overrides(config, overrides or {}) if overrides else config)
 
 
+def _results_identity(resolved: config_lib.Resolved) -> dict:
+    """What a sweep's results depend on: its config without the ``log`` fields."""
+    blob = resolved.to_json()
+    blob["values"] = {k: v for k, v in blob["values"].items() if not k.startswith("log.")}
+    return blob
+
+
 def prepare_dir(out: Path, resolved: config_lib.Resolved) -> None:
     """Refuse a directory holding another sweep; create and record this one."""
     if (out / store.SWEEP_FILE).exists():
-        if store.read_sweep(out).to_json() != resolved.to_json():
+        if _results_identity(store.read_sweep(out)) != _results_identity(resolved):
             raise config_lib.ConfigError(
                 "--out", str(out), "a new directory, or one holding a sweep of this same config"
             )
@@ -44,10 +53,12 @@ def _progress(enabled: bool):
 
 
 def run(config, out: str | Path, overrides: dict[str, str] | None = None, progress: bool | None = None) -> Path:
-    """Run every group of the sweep that is not finished yet; return the sweep directory."""
+    """Run every group of the sweep that is not finished yet, mirror it to wandb (``log.wandb``)
+    and draw its report into DIR/report (``log.report``); return the sweep directory."""
     resolved = config if isinstance(config, config_lib.Resolved) else resolve(config, overrides)
     out = Path(out)
     groups = sweep.groups(resolved)
+    wandb = Mirror(resolved, out)
     prepare_dir(out, resolved)
     if any(g.values["train.dtype"] == "float64" for g in groups):
         # float64 needs x64 for the whole process; every array is created with an explicit
@@ -59,8 +70,12 @@ def run(config, out: str | Path, overrides: dict[str, str] | None = None, progre
         for group in groups:
             if not store.group_done(out, group.id):
                 _run_group(out, group, bar)
+            wandb.group(group)
             if bar:
                 bar.advance(groups_task)
+    if resolved.values["log.report"]:
+        wandb.report(index.write(out).parent)
+    wandb.close()
     return out
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -83,7 +84,7 @@ def _union_coords(metas: list[dict]) -> dict[str, list]:
     return {name: sorted(v) if all(isinstance(x, int) for x in v) else v for name, v in coords.items()}
 
 
-def load(out: str | Path) -> xr.Dataset:
+def load(out: str | Path, groups: Collection[str] | None = None) -> xr.Dataset:
     """The sweep's results as a Dataset with one dimension per swept axis plus each metric's own.
 
     Axis dimensions are named by the swept fields' leaf names (``width``, ``gamma``,
@@ -92,7 +93,7 @@ def load(out: str | Path) -> xr.Dataset:
     coordinate (``step`` for losses, ``pred_step``, ``ntk_step``, ``feature_step``), and
     ``param`` / ``feature`` name the layers of the feature-learning signals.  Members not
     run yet are NaN, with ``completed`` False; ``ds.attrs["incomplete_groups"]`` lists the
-    unfinished groups.
+    unfinished groups.  ``groups``: read only these groups' files (the others are NaN).
     """
     out = Path(out)
     if not (out / SWEEP_FILE).exists():
@@ -102,7 +103,7 @@ def load(out: str | Path) -> xr.Dataset:
     axes = resolved.axes
     dims = [names[fields[0]] for fields, _ in axes]
     shape = [len(points) for _, points in axes]
-    found = {g.id: read_group(out, g.id) for g in sweep_lib.groups(resolved)}
+    found = {g.id: read_group(out, g.id) for g in sweep_lib.groups(resolved) if groups is None or g.id in groups}
     found = {k: v for k, v in found.items() if v is not None}
     indexed = _union_coords([meta for meta, _ in found.values()])
     position = {name: {v: i for i, v in enumerate(values)} for name, values in indexed.items()}

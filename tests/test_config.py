@@ -48,6 +48,11 @@ BAD = [
     ({"data.classes": "[-1, 2]"}, "data.classes", "[-1, 2]"),
     ({"data.storage": "disk"}, "data.storage", "disk"),
     ({"data.tokens": "bpe"}, "data.tokens", "bpe"),
+    ({"log.wandb.mode": "cloud"}, "log.wandb.mode", "cloud"),
+    ({"log.wandb.tags": "'a'"}, "log.wandb.tags", "a"),
+    ({"log.wandb.max_runs": "0"}, "log.wandb.max_runs", "0"),
+    ({"log.wandb.timeout": "0"}, "log.wandb.timeout", "0"),
+    ({"sweep.log.wandb.project": "['a', 'b']"}, "sweep.log.wandb.project", "a"),
 ]
 
 
@@ -106,6 +111,12 @@ def test_ints_are_accepted_for_floats_and_none_for_optional():
     resolved = config_lib.resolve({"model": {"gamma": 2}, "data": {"n_train": None}})
     assert resolved.values["model.gamma"] == 2.0 and isinstance(resolved.values["model.gamma"], float)
     assert resolved.values["data.n_train"] is None
+
+
+def test_resolve_leaves_the_callers_config_as_it_was():
+    config = {"sweep": {"model": {"width": [8, 16]}, "optim": {"lr": [0.1, 1.0]}, "zip": [["model.width", "optim.lr"]]}}
+    first = config_lib.resolve(config)
+    assert "zip" in config["sweep"] and config_lib.resolve(config) == first
 
 
 def test_resolved_config_round_trips_through_json():
