@@ -38,6 +38,8 @@ def _cmd_run(args, extra) -> int:
     console = Console()
     console.print(summary.best_lr_table(store.load(out)))
     console.print(f"results: {out}   (in Python: scaling.load({str(out)!r}))")
+    if resolved.values["log.report"]:
+        console.print(f"report:  {out / 'report' / 'index.html'}   (scaling report {out} draws it again)")
     return 0
 
 

@@ -18,31 +18,44 @@ def final_test_loss(ds: xr.Dataset) -> xr.DataArray:
     return ds.test_loss.isel(step=-1)
 
 
-def best_lr_table(ds: xr.Dataset) -> Table:
-    """Per point of the non-lr, non-seed axes: the lr of lowest final test loss (mean over
-    seeds, diverged members excluded) and how many members diverged."""
+def best_lr_rows(ds: xr.Dataset) -> tuple[list[str], list[list]]:
+    """Per point of the non-lr, non-seed axes: the lr of lowest final test loss (η*; mean over
+    seeds, diverged members excluded), that loss, and how many members diverged, of how many.
+    The lr and loss are None where there is no lr axis or everything diverged."""
     final = final_test_loss(ds)
     seeds = [d for d in final.dims if d in SEED_DIMS]
     mean = final.mean(seeds) if seeds else final
     diverged = ds.diverged.sum(seeds) if seeds else ds.diverged.astype(int)
     n_seeds = int(np.prod([ds.sizes[d] for d in seeds])) if seeds else 1
-    rows = [d for d in mean.dims if d != "lr"]
-    table = Table(title="final test loss (mean over seeds)")
-    for d in rows:
-        table.add_column(d, justify="right")
     has_lr = "lr" in mean.dims
+    dims = [d for d in mean.dims if d != "lr"]
+    rows = []
+    for combo in itertools.product(*(ds[d].values.tolist() for d in dims)):
+        where = dict(zip(dims, combo))
+        losses = mean.sel(where)
+        lr = loss = None
+        if has_lr and bool(np.isfinite(losses).any()):
+            best = losses.fillna(np.inf).argmin("lr").item()
+            lr, loss = ds.lr.values[best].item(), float(losses[best])
+        elif not has_lr:
+            loss = float(losses)
+        total = n_seeds * (ds.sizes["lr"] if has_lr else 1)
+        rows.append([*combo, lr, loss, int(diverged.sel(where).sum()), total])
+    return [*dims, "best_lr", "test_loss", "diverged", "members"], rows
+
+
+def best_lr_table(ds: xr.Dataset) -> Table:
+    """``best_lr_rows`` as the table ``scaling run`` prints."""
+    columns, rows = best_lr_rows(ds)
+    dims, has_lr = columns[:-4], "lr" in ds.dims
+    table = Table(title="final test loss (mean over seeds)")
+    for d in dims:
+        table.add_column(d, justify="right")
     table.add_column("best lr" if has_lr else "", justify="right")
     table.add_column("test loss", justify="right")
     table.add_column("diverged", justify="right")
-    for combo in itertools.product(*(ds[d].values for d in rows)):
-        where = dict(zip(rows, combo))
-        losses = mean.sel(where)
-        n_div = int(diverged.sel(where).sum())
-        total = n_seeds * (ds.sizes["lr"] if has_lr else 1)
-        if has_lr and bool(np.isfinite(losses).any()):
-            best = losses.fillna(np.inf).argmin("lr").item()
-            lr, loss = f"{ds.lr.values[best]:.3g}", f"{float(losses[best]):.4g}"
-        else:
-            lr, loss = "-", f"{float(losses):.4g}" if not has_lr else "all diverged"
-        table.add_row(*(f"{v:.3g}" if isinstance(v, float) else str(v) for v in combo), lr, loss, f"{n_div}/{total}")
+    for *combo, lr, loss, n_div, total in rows:
+        table.add_row(*(f"{v:.3g}" if isinstance(v, float) else str(v) for v in combo),
+                      "-" if lr is None else f"{lr:.3g}",
+                      "all diverged" if loss is None else f"{loss:.4g}", f"{n_div}/{total}")
     return table

@@ -4,6 +4,8 @@ import tempfile
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["TFDS_DATA_DIR"] = tempfile.mkdtemp(prefix="scaling-tests-tfds-")  # digits is written here, not in ~
+for _name in ("WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):  # wandb's staging and settings, not in ~
+    os.environ[_name] = tempfile.mkdtemp(prefix=f"scaling-tests-{_name.lower()}-")
 
 import pytest  # noqa: E402
 

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 
-import jax
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -53,7 +52,7 @@ def values(**overrides):
     base = {"model": {"arch": "mlp", "width": 16, "depth": 2},
             "data": {"task": "tfds", "name": "scaling_id_images", "batch_size": 8, "n_test": 40, "n_probe": 8},
             "train": {"steps": 20, "n_logs": 4}, "measure": {"ntk": False, "features": False, "predictions": False},
-            "log": {"progress": False}}
+            "log": {"progress": False, "report": False}}
     for path, value in overrides.items():
         section, field = path.split(".")
         base[section][field] = value

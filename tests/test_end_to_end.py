@@ -27,6 +27,7 @@ def test_run_prints_table_and_path(tiny_run, capsys):
     assert cli.main(["run", str(config), "--out", str(out)]) == 0  # finished groups are skipped
     printed = capsys.readouterr().out
     assert "best lr" in printed and str(out) in printed and "diverged" in printed
+    assert f"report:  {out / 'report' / 'index.html'}" in printed and (out / "report" / "loss_curves.png").is_file()
 
 
 def test_load_gives_dataset_with_swept_coordinates(tiny_run):
@@ -89,7 +90,7 @@ def test_zipped_axes_and_colliding_leaf_names(tmp_path):
         "model": {"width": 8, "depth": 2},
         "data": {"dim": 4, "n_test": 16, "n_probe": 4},
         "train": {"steps": 4, "n_logs": 3, "segments": 1},
-        "log": {"progress": False},
+        "log": {"progress": False, "report": False},
         "sweep": {
             "model": {"width": [8, 16]}, "data": {"batch_size": [4, 8], "seed": [0, 1]}, "train": {"seed": [0, 1]},
             "zip": [["model.width", "data.batch_size"]],
@@ -122,7 +123,7 @@ def test_summary_reads_each_group_at_its_own_last_step(tmp_path):
         "model": {"width": 8, "depth": 2},
         "data": {"dim": 4, "n_test": 16, "n_probe": 4, "batch_size": 4},
         "train": {"n_logs": 3, "segments": 1},
-        "log": {"progress": False},
+        "log": {"progress": False, "report": False},
         "sweep": {"train": {"steps": [4, 8]}, "optim": {"lr": [0.1, 0.2]}},
     }
     ds = scaling.load(scaling.run(config, tmp_path / "s"))

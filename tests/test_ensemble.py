@@ -112,7 +112,7 @@ def test_on_a_real_sweep(tmp_path):
         "data": {"dim": 4, "n_test": 16, "n_probe": 8},
         "train": {"steps": 20, "n_logs": 3, "segments": 1},
         "measure": {"ntk": False, "features": False},
-        "log": {"progress": False},
+        "log": {"progress": False, "report": False},
         "sweep": {"model": {"width": [8, 32]}, "train": {"seed": [0, 1, 2]}},
     }
     ds = scaling.load(scaling.run(config, tmp_path / "x"))
@@ -141,7 +141,7 @@ def circle_sweep(out, task_seed=0, seeds=range(32)):
         "optim": {"lr": 0.1},
         "train": {"steps": 1000, "n_logs": 2, "segments": 1},
         "measure": {"ntk": False, "features": False, "predictions_every": 125},
-        "log": {"progress": False},
+        "log": {"progress": False, "report": False},
         "sweep": {"model": {"width": CIRCLE_WIDTHS}, "train": {"seed": list(seeds)}},
     }
     return scaling.load(scaling.run(config, out))

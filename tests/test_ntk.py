@@ -150,7 +150,7 @@ def test_silent_alignment_of_a_two_layer_linear_network(tmp_path):
         "optim": {"lr": lr},
         "train": {"steps": 320, "n_logs": 161, "log_spacing": "linear", "segments": 1, "dtype": "float64"},
         "measure": {"ntk_every": 8, "predictions": False, "features": False, "ntk_kernels": False},
-        "log": {"progress": False},
+        "log": {"progress": False, "report": False},
         "sweep": {"model": {"init_scale": scales}},
     }
     ds = scaling.load(scaling.run(config, tmp_path / "silent"))

@@ -16,7 +16,7 @@ def test_quickstart_runs_and_crosses_the_edge_of_stability(tmp_path, capsys):
     out = tmp_path / "qs"
     assert cli.main(["run", str(CONFIG), "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "best lr" in printed and str(out) in printed
+    assert "best lr" in printed and str(out) in printed and str(out / "report" / "index.html") in printed
     ds = scaling.load(out)
     assert ds.sizes["width"] == 3 and ds.sizes["gamma"] >= 5 and ds.sizes["lr"] >= 6 and ds.sizes["seed"] == 2
     assert ds.completed.all()
