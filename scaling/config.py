@@ -28,7 +28,7 @@ import ml_collections
 
 from scaling.parameterization import BRANCH_SCALINGS
 
-SECTIONS = ("model", "data", "optim", "train", "measure", "log")
+SECTIONS = ("model", "data", "optim", "train", "measure", "theory", "log")
 WANDB_MODES = ("online", "offline", "disabled")
 
 
@@ -160,6 +160,12 @@ def _models():
     return tuple(sorted(models.REGISTRY))
 
 
+def _theories():
+    from scaling.theory import curves
+
+    return curves.names()
+
+
 def _tasks():
     from scaling import data
 
@@ -244,6 +250,9 @@ SCHEMA: dict[str, Field] = {
     "measure.features": Field(bool, True),
     "measure.features_every": StepsField(),
     "measure.features_n_logs": Field(int, 12, check=_at_least(2), rule=">= 2"),
+    # theory: a closed-form prediction stored beside each member's losses (scaling/theory/curves.py)
+    "theory.name": Field(str, None, optional=True, choices=_theories),
+    "theory.nodes": Field(int, 32, check=_at_least(4), rule=">= 4 (Talbot nodes M of a Laplace inversion)"),
     # log: never swept, and not part of a sweep's identity (they change no result)
     "log.progress": Field(bool, True),
     "log.report": Field(bool, True),  # draw `scaling report` at the end of a sweep
@@ -339,8 +348,8 @@ def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
     for path, vals in _flatten(sweep).items():
         if path not in SCHEMA:
             raise ConfigError("sweep." + path, vals, _unknown_field(path))
-        if path.startswith("log."):
-            raise ConfigError("sweep." + path, vals, "a model, data, optim, train or measure field (log fields are not swept)")
+        if path.startswith(("log.", "theory.")):
+            raise ConfigError("sweep." + path, vals, "a model, data, optim, train or measure field (log and theory fields are not swept)")
         swept[path] = [SCHEMA[path].coerce(f"sweep.{path}", v) for v in _as_list("sweep." + path, vals)]
 
     axes, used = [], set()
@@ -362,6 +371,11 @@ def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
 
     for group in sweep_lib.groups(resolved):  # cross-field checks on every compiled program
         check_group(group.values)
+    if values["theory.name"] is not None:
+        from scaling.theory import curves
+
+        for group in sweep_lib.groups(resolved):
+            curves.check(group.values, swept)
     return resolved
 
 

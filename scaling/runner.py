@@ -15,6 +15,7 @@ from scaling import config as config_lib
 from scaling import store, sweep, train
 from scaling.log.mirror import Mirror
 from scaling.report import index
+from scaling.theory import curves
 
 
 def resolve(config, overrides: dict[str, str] | None = None) -> config_lib.Resolved:
@@ -86,18 +87,23 @@ def _run_group(out: Path, group: sweep.Group, bar) -> None:
     if bar:
         n_chunks = -(-len(members) // program.chunk_size())
         steps_task = bar.add_task(f"  {group.id} steps", total=n_chunks * (program.steps + 1))
+    theory = None
+    if group.values["theory.name"] is not None:
+        theory = curves.theory_loss(group.values, program.with_effective_lr(members), program.schedules()["loss"])
     probe_target = np.asarray(program.stream.probe_target)
     meta = {
         "values": group.values,
         "coords": {train.STEP_COORDS[name]: steps.tolist() for name, steps in program.schedules().items()}
         | program.labels(),
-        "dims": program.result_dims(),
+        "dims": program.result_dims() | ({"theory_loss": [train.STEP_COORDS["loss"]]} if theory is not None else {}),
         "probe_target": probe_target[:, 0].tolist() if probe_target.shape[-1] == 1 else probe_target.tolist(),
         "lr_convention": program.rules.describe() + f"; lr_rule = {group.values['optim.lr_rule']!r}",
     }
 
     def on_chunk(n_done: int, results: dict) -> None:
         done = {"complete": n_done == len(members), "elapsed_s": time.time() - started}
+        if theory is not None:
+            results = results | {"theory_loss": theory[:n_done]}
         store.write_group(out, group, members[:n_done], results, meta | done)
 
     program.train(

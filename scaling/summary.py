@@ -11,11 +11,12 @@ from rich.table import Table
 SEED_DIMS = ("seed", "train_seed", "data_seed")
 
 
-def final_test_loss(ds: xr.Dataset) -> xr.DataArray:
-    """Test loss at each member's last step (its own ``train.steps`` when that is swept)."""
+def final_test_loss(ds: xr.Dataset, name: str = "test_loss") -> xr.DataArray:
+    """Test loss (or another variable along ``step``, e.g. ``theory_loss``) at each member's last
+    step (its own ``train.steps`` when that is swept)."""
     if "steps" in ds.coords:
-        return ds.test_loss.sel(step=ds["steps"])
-    return ds.test_loss.isel(step=-1)
+        return ds[name].sel(step=ds["steps"])
+    return ds[name].isel(step=-1)
 
 
 def best_lr_rows(ds: xr.Dataset) -> tuple[list[str], list[list]]:

@@ -112,7 +112,8 @@ def _add(rows: dict[int, dict], steps, name: str, values) -> None:
 
 
 def history(point: xr.Dataset) -> list[tuple[int, dict[str, float]]]:
-    """(step, metrics) rows in step order: each loss per seed and mean over seeds; the probe
+    """(step, metrics) rows in step order: each loss per seed and mean over seeds (and the theory's,
+    when the config names one); the probe
     loss of the ensemble-averaged predictor and the mean member's; NTK alignment, distance and
     top eigenvalues, and the relative weight change per layer (means over seeds)."""
     rows: dict[int, dict] = {}
@@ -122,6 +123,8 @@ def history(point: xr.Dataset) -> list[tuple[int, dict[str, float]]]:
             for where, label in labels:
                 _add(rows, point.step, f"{name}/{label}", point[name].isel(where))
             _add(rows, point.step, f"{name}/mean", _mean(point[name]))
+    if "theory_loss" in point:
+        _add(rows, point.step, "theory/test_loss", _mean(point.theory_loss))
     if "probe_pred" in point:
         over = seed_dims(point)
         ensemble_loss = ensemble.ensemble_loss(point, over) if over else ensemble.member_loss(point)

@@ -71,17 +71,24 @@ def gamma_panels(ds: xr.Dataset, title: str):
 
 
 def lines_by_width(ds: xr.Dataset, title: str, xlabel: str, ylabel: str, line, xscale: str = "log",
-                   yscale: str = "log", **style) -> plt.Figure:
+                   yscale: str = "log", theory=None, **style) -> plt.Figure:
     """A panel per γ, a line per width coloured by width (with its colour bar):
-    ``line(gamma, width) -> (x, y)``."""
+    ``line(gamma, width) -> (x, y)``; ``theory(gamma, width) -> (x, y)``, when given, dashed
+    in the same colour."""
     widths = axis_values(ds, "width")
     fig, panels, axes = gamma_panels(ds, title)
     mappable = width_colours([w or 1 for w in widths])
     for ax, gamma in panels:
         for width in widths:
-            ax.plot(*line(gamma, width), color=mappable.to_rgba(width or 1), **style)
+            colour = mappable.to_rgba(width or 1)
+            ax.plot(*line(gamma, width), color=colour, label="simulation" if width == widths[0] else None, **style)
+            if theory is not None:
+                ax.plot(*theory(gamma, width), "--", color=colour, lw=1.2,
+                        label=f"theory ({config_values(ds)['theory.name']})" if width == widths[0] else None)
         ax.set(xscale=xscale, yscale=yscale, xlabel=xlabel, title=gamma_label(gamma))
         ax.grid(True, which="both", alpha=0.3)
+    if theory is not None:
+        axes[0].legend(fontsize=8)
     axes[0].set_ylabel(ylabel)
     fig.colorbar(mappable, ax=axes.tolist(), label="width N")
     return fig
@@ -92,12 +99,17 @@ def loss_curves(ds: xr.Dataset) -> plt.Figure:
     curves, note = held(mean_over_seeds(ds.test_loss), SHOWN + ("step",))
     final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
 
-    def line(gamma, width):
+    def at_best_lr(da: xr.DataArray, gamma, width):
         lr = best_lr(sel_present(final, gamma=gamma, width=width))
-        curve = sel_present(curves, gamma=gamma, width=width, lr=lr)
+        curve = sel_present(da, gamma=gamma, width=width, lr=lr)
         return curve.step.values[1:], curve.values[1:]
 
-    return lines_by_width(ds, "test loss at each width's best lr" + note, "step", "test loss", line)
+    theory = None
+    if "theory_loss" in ds:
+        predicted, _ = held(mean_over_seeds(ds.theory_loss), SHOWN + ("step",))
+        theory = lambda gamma, width: at_best_lr(predicted, gamma, width)  # noqa: E731
+    return lines_by_width(ds, "test loss at each width's best lr" + note, "step", "test loss",
+                          lambda gamma, width: at_best_lr(curves, gamma, width), theory=theory)
 
 
 def gamma_lr_map(ds: xr.Dataset) -> plt.Figure | None:
@@ -168,10 +180,13 @@ def loss_vs_width(ds: xr.Dataset) -> plt.Figure | None:
         losses = sel_present(at_gamma, lr=lr)
         label = ", ".join(s for s in (gamma_label(gamma), f"η = {lr:g}" if lr is not None else "") if s)
         ax.plot(losses.width, losses, "o-", color=colour, label=label or None)
+        if "theory_loss" in ds:
+            predicted = sel_present(held(mean_over_seeds(final_test_loss(ds, "theory_loss")), SHOWN)[0], gamma=gamma, lr=lr)
+            ax.plot(predicted.width, predicted, "--", color=colour, label=f"theory ({config_values(ds)['theory.name']})")
     ax.set(xscale="log", yscale="log", xlabel="width N", ylabel="final test loss", title="loss against width" + note)
     ax.set_xscale("log", base=2)
     ax.grid(True, which="both", alpha=0.3)
-    if any(g is not None for g in gammas):
+    if any(g is not None for g in gammas) or "theory_loss" in ds:
         ax.legend(fontsize=7)
     return fig
 
