@@ -102,3 +102,116 @@ def test_a_config_the_theory_does_not_describe_is_refused(change, field, value):
     with pytest.raises(config_lib.ConfigError) as error:
         config_lib.resolve(config)
     assert (error.value.field, error.value.value) == (field, value)
+
+
+def _ridge_draws(P, ridge_, draws, noise, rng, width=None):
+    """Brute force: ridge on P samples (on random features z = Aψ/√N when ``width``), the exact
+    test error against w̄ of each draw."""
+    lam = SPECTRUM.eigenvalues
+    teacher = np.sqrt(SPECTRUM.target_power / lam)
+    errors = []
+    for _ in range(draws):
+        X = rng.standard_normal((P, len(lam))) * np.sqrt(lam)
+        y = X @ teacher + np.sqrt(noise) * rng.standard_normal(P)
+        A = None if width is None else rng.standard_normal((width, len(lam)))
+        Z = X if A is None else X @ A.T / np.sqrt(width)
+        w = np.linalg.lstsq(Z.T @ Z / P + ridge_ * np.eye(Z.shape[1]), Z.T @ y / P, rcond=None)[0]
+        effective = w if A is None else A.T @ w / np.sqrt(width)
+        errors.append((effective - teacher) @ (lam * (effective - teacher)))
+    return np.asarray(errors)
+
+
+@pytest.mark.parametrize("P,ridge_", [(100, 1e-3), (300, 1e-3), (100, 0.1), (300, 0.1)])
+def test_ridge_and_random_feature_errors_match_simulation(P, ridge_):
+    """THEORY.md §1: within 6 % for ridge and 8 % for random features (N = 200), 30 draws."""
+    rng = np.random.default_rng(1)
+    ridge_sims = _ridge_draws(P, ridge_, 30, 0.05, rng)
+    assert abs(ridge_sims.mean() / ridge.ridge_test_error(P, ridge_, SPECTRUM, 0.05) - 1) < 0.06
+    rf_sims = _ridge_draws(P, ridge_, 30, 0.05, rng, width=200)
+    assert abs(rf_sims.mean() / ridge.rf_test_error(200, P, ridge_, SPECTRUM, 0.05) - 1) < 0.08
+
+
+def test_ridge_train_error_and_gcv_match_simulation():
+    """E_tr = (λ/κ)²(E_g + σ²) within 2 %; GCV from the data estimates E_g + σ² within 10 %."""
+    rng = np.random.default_rng(2)
+    lam, P, ridge_, noise = SPECTRUM.eigenvalues, 300, 1e-2, 0.05
+    teacher = np.sqrt(SPECTRUM.target_power / lam)
+    train, estimates = [], []
+    for _ in range(30):
+        X = rng.standard_normal((P, len(lam))) * np.sqrt(lam)
+        y = X @ teacher + np.sqrt(noise) * rng.standard_normal(P)
+        covariance = X.T @ X / P
+        w = np.linalg.solve(covariance + ridge_ * np.eye(len(lam)), X.T @ y / P)
+        train.append(np.mean((X @ w - y) ** 2))
+        dof = np.trace(covariance @ np.linalg.inv(covariance + ridge_ * np.eye(len(lam))))
+        estimates.append(ridge.gcv(train[-1], dof, P))
+    assert abs(np.mean(train) / ridge.ridge_train_error(P, ridge_, SPECTRUM, noise) - 1) < 0.02
+    assert abs(np.mean(estimates) / (ridge.ridge_test_error(P, ridge_, SPECTRUM, noise) + noise) - 1) < 0.10
+
+
+def test_kappa_solves_its_equation_and_is_symmetric_in_n_and_p():
+    eigenvalues = SPECTRUM.eigenvalues
+    k = ridge.kappa(0.01, (150, 300), eigenvalues)
+    d1 = spectra.df1(k, eigenvalues)
+    assert k * (1 - d1 / 150) * (1 - d1 / 300) == pytest.approx(0.01, rel=1e-9)
+    assert ridge.kappa(0.01, (300, 150), eigenvalues) == pytest.approx(k, rel=1e-9)
+    assert spectra.df1(ridge.kappa(0.0, (np.inf, 100), eigenvalues), eigenvalues) == pytest.approx(100, rel=1e-9)
+    np.testing.assert_allclose(ridge.kappa([0.0, 0.01, 0.1], (np.inf, 100), eigenvalues).shape, (3,))
+
+
+def test_online_sgd_recursion_matches_the_framework(tmp_path):
+    """THEORY.md §3: the linear model f = w·x/√D trained by the framework with online SGD (batch 4,
+    512 data seeds, 1/8 of the largest stable rate) against the recursion, within 3 % at n ≥ 10."""
+    from scaling.theory import sgd
+
+    config = {
+        "model": {"arch": "deep_linear", "depth": 1, "param": "ntk"},
+        "data": {"task": "powerlaw", "dim": 100, "batch_size": 4, "noise": 0.05, "n_test": 50000, "n_probe": 8},
+        "optim": {"name": "sgd", "lr": 8.0},
+        "train": {"steps": 1000, "n_logs": 10, "dtype": "float64", "segments": 1},
+        "measure": {"ntk": False, "features": False, "predictions": False},
+        "theory": {"name": "sgd_online"},
+        "log": {"progress": False, "report": False},
+        "sweep": {"data": {"seed": list(range(512))}},
+    }
+    lam = spectra.powerlaw(100, 1.5, 0.8).eigenvalues / 100
+    assert 2 * 8.0 == pytest.approx(sgd.max_stable_lr(4, lam) / 8, rel=0.05)
+    ds = scaling.load(scaling.run(config, tmp_path / "sgd"))
+    late = ds.step >= 10
+    ratio = (ds.test_loss.mean("seed") / ds.theory_loss.isel(seed=0)).where(late, drop=True)
+    assert np.all(np.abs(ratio - 1) < 0.03), ratio.values
+
+
+def test_sgd_stability_bound_and_noise_floor():
+    """Below the bound the recursion settles at the noise floor; above it, it diverges (§3)."""
+    from scaling.theory import sgd
+
+    problem = sgd.linear(SPECTRUM)
+    edge = sgd.max_stable_lr(4, problem.eigenvalues)
+    assert sgd.stability_sum(edge, 4, problem.eigenvalues) == pytest.approx(1.0)
+    settled = sgd.sgd_loss([20000], 0.5 * edge, 4, problem, 0.05)[0]
+    floor = sgd.noise_floor(0.5 * edge, 4, problem, 0.05)
+    assert settled == pytest.approx(floor, rel=0.05)  # the bias has decayed below the floor's 5 %
+    diverged = sgd.sgd_loss([5000], 1.05 * edge, 4, problem, 0.05)[0]
+    assert not np.isfinite(diverged) or diverged > 1e3
+
+
+def test_random_features_trained_by_the_framework_follow_the_gradient_flow_theory(tmp_path):
+    """THEORY.md §2: the framework's `rf` model under full-batch gradient descent (lr 0.05, so
+    t = 0.1 n; 32 draws of features and data) against L(t, N, P), within 8 % at every logged step."""
+    seeds = list(range(32))
+    config = {
+        "model": {"arch": "rf", "param": "ntk"},
+        "data": {"task": "powerlaw", "dim": 200, "noise": 0.05, "n_test": 10000, "n_probe": 8},
+        "optim": {"name": "sgd", "lr": 0.05},
+        "train": {"steps": 2000, "n_logs": 12, "dtype": "float64", "segments": 1},
+        "measure": {"ntk": False, "features": False, "predictions": False},
+        "theory": {"name": "rf_gf"},
+        "log": {"progress": False, "report": False},
+        "sweep": {"model": {"width": [50, 100]}, "data": {"n_train": [100, 50], "batch_size": [100, 50], "seed": seeds},
+                  "train": {"seed": seeds},
+                  "zip": [["model.width", "data.n_train", "data.batch_size"], ["train.seed", "data.seed"]]},
+    }
+    ds = scaling.load(scaling.run(config, tmp_path / "gd"))
+    ratio = ds.test_loss.mean("train_seed") / ds.theory_loss.isel(train_seed=0)
+    assert np.all(np.abs(ratio - 1) < 0.08), ratio.values

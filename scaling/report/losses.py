@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
-from matplotlib import colors  # noqa: E402
+from matplotlib import colors, ticker  # noqa: E402
 
 from scaling.summary import SEED_DIMS, final_test_loss  # noqa: E402
 
@@ -80,17 +80,19 @@ def lines_by_width(ds: xr.Dataset, title: str, xlabel: str, ylabel: str, line, x
     mappable = width_colours([w or 1 for w in widths])
     for ax, gamma in panels:
         for width in widths:
-            colour = mappable.to_rgba(width or 1)
+            colour = "C0" if width is None else mappable.to_rgba(width)
             ax.plot(*line(gamma, width), color=colour, label="simulation" if width == widths[0] else None, **style)
             if theory is not None:
                 ax.plot(*theory(gamma, width), "--", color=colour, lw=1.2,
                         label=f"theory ({config_values(ds)['theory.name']})" if width == widths[0] else None)
         ax.set(xscale=xscale, yscale=yscale, xlabel=xlabel, title=gamma_label(gamma))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())  # minor labels collide on short log axes
         ax.grid(True, which="both", alpha=0.3)
     if theory is not None:
         axes[0].legend(fontsize=8)
     axes[0].set_ylabel(ylabel)
-    fig.colorbar(mappable, ax=axes.tolist(), label="width N")
+    if widths != [None]:
+        fig.colorbar(mappable, ax=axes.tolist(), label="width N")
     return fig
 
 
@@ -156,13 +158,18 @@ def loss_vs_lr(ds: xr.Dataset) -> plt.Figure | None:
         return None
     final, note = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
 
-    def line(gamma, width):
-        losses = sel_present(final, gamma=gamma, width=width)
+    def against_lr(da: xr.DataArray, gamma, width):
+        losses = sel_present(da, gamma=gamma, width=width)
         return losses.lr.values, losses.values
 
+    theory = None
+    if "theory_loss" in ds:
+        predicted = held(mean_over_seeds(final_test_loss(ds, "theory_loss")), SHOWN)[0]
+        theory = lambda gamma, width: against_lr(predicted, gamma, width)  # noqa: E731
     param = config_values(ds).get("model.param", "")
     return lines_by_width(ds, f"final test loss against learning rate ({param})" + note, "learning rate η (raw)",
-                          "final test loss", line, marker="o", markersize=3)
+                          "final test loss", lambda gamma, width: against_lr(final, gamma, width), theory=theory,
+                          marker="o", markersize=3)
 
 
 def loss_vs_width(ds: xr.Dataset) -> plt.Figure | None:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from scaling.config import ConfigError
-from scaling.theory import dynamics, spectra
+from scaling.theory import dynamics, sgd, spectra
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +49,23 @@ def _rf_gf_loss(values: dict, member: dict, steps: np.ndarray) -> np.ndarray:
                         values["data.beta"], member["data.noise"], values["theory.nodes"])
 
 
+@functools.lru_cache(maxsize=256)
+def _sgd_online_curve(steps: tuple, lr: float, batch: int, dim: int, alpha: float, beta: float, noise: float) -> np.ndarray:
+    problem = sgd.linear(spectra.powerlaw(dim, alpha, beta), feature_scale=1 / dim)  # f = w·x/√D
+    return sgd.sgd_loss(np.asarray(steps), lr, batch, problem, noise)
+
+
+def _sgd_online_loss(values: dict, member: dict, steps: np.ndarray) -> np.ndarray:
+    lr = float(gradient_flow_time(member, 1))  # the papers' η of the ½-loss: 2 η / γ²
+    return _sgd_online_curve(tuple(np.asarray(steps).tolist()), lr, values["data.batch_size"], values["data.dim"],
+                             values["data.alpha"], values["data.beta"], member["data.noise"])
+
+
+def _online(values: dict) -> None:
+    if values["data.n_train"] is not None:
+        raise ConfigError("data.n_train", values["data.n_train"], "None (theory 'sgd_online' is one pass over fresh batches)")
+
+
 def _full_batch(values: dict) -> None:
     if values["data.n_train"] is None:
         raise ConfigError("data.n_train", None, "a number of training points P (theory 'rf_gf' is gradient descent on P points)")
@@ -66,6 +83,11 @@ REGISTRY: dict[str, Theory] = {
     "rf_gf": Theory(
         describes="linear random features trained by full-batch gradient descent (THEORY.md §2)",
         requires={"model.arch": ("rf",), **GD_ON_POWERLAW}, check=_full_batch, loss=_rf_gf_loss,
+    ),
+    "sgd_online": Theory(
+        describes="the linear model f = w·x/√D (deep_linear of depth 1) trained by online SGD (THEORY.md §3)",
+        requires={"model.arch": ("deep_linear",), "model.depth": (1,), **GD_ON_POWERLAW}, check=_online,
+        loss=_sgd_online_loss,
     ),
 }
 
