@@ -28,6 +28,8 @@ import math
 
 import numpy as np
 
+from scaling.theory.learning_rate import gamma_lr_factor
+
 ROLES = ("input", "hidden", "readout", "bias")
 
 
@@ -92,11 +94,9 @@ def branch_multiplier(scaling: str, beta: float, n_blocks: int) -> float:
 
 def lr_factor(rule: str, optimizer: str, gamma, n_layers: int):
     """Multiplier of the raw lr under ``optim.lr_rule`` (THEORY.md section 4: eta* ~ gamma^2 | gamma^(2/L))."""
-    gamma = np.asarray(gamma, dtype=float)
     if rule == "none":
-        return np.ones_like(gamma)
-    small, large = (2.0, 2.0 / n_layers) if optimizer == "sgd" else (1.0, 1.0 / n_layers)
-    return np.where(gamma <= 1, gamma**small, gamma**large)
+        return np.ones_like(np.asarray(gamma, dtype=float))
+    return gamma_lr_factor(gamma, n_layers, optimizer)
 
 
 def output(f, f0, gamma):

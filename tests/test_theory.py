@@ -215,3 +215,182 @@ def test_random_features_trained_by_the_framework_follow_the_gradient_flow_theor
     ds = scaling.load(scaling.run(config, tmp_path / "gd"))
     ratio = ds.test_loss.mean("train_seed") / ds.theory_loss.isel(train_seed=0)
     assert np.all(np.abs(ratio - 1) < 0.08), ratio.values
+
+
+def test_power_law_fit_recovers_a_known_exponent_with_its_interval():
+    from scaling.theory import fit
+
+    rng = np.random.default_rng(3)
+    x = np.logspace(0, 3, 40)
+    y = 2.0 * x**-0.75 * np.exp(0.05 * rng.standard_normal(40))
+    y[:5] = 10.0  # outside the window: ignored
+    result = fit.fit_power_law(x, y, window=(10, 1000))
+    assert result.interval[0] < -0.75 < result.interval[1] and result.interval[1] - result.interval[0] < 0.1
+    assert result.prefactor == pytest.approx(2.0, rel=0.2) and result.n_points == sum((x >= 10) & (x <= 1000))
+    with pytest.raises(ValueError, match="3 or more"):
+        fit.fit_power_law(x, y, window=(2000, 3000))
+
+
+@pytest.mark.parametrize("layers", [2, 3])
+def test_scalar_chain_divergence_threshold_scales_as_gamma_squared_then_gamma_to_two_over_l(layers):
+    """THEORY.md §4: fitted log-slopes of the largest convergent η over γ ∈ [10⁻², 10⁻¹] and
+    [10¹, 10²] within ±0.15 of 2 and 2/L (gradient descent on the chain, simulated)."""
+    from scaling.theory import fit, learning_rate
+
+    small, large = np.logspace(-2, -1, 5), np.logspace(1, 2, 5)
+    lazy = [learning_rate.chain_divergence_lr(g, layers) for g in small]
+    rich = [learning_rate.chain_divergence_lr(g, layers) for g in large]
+    assert fit.fit_power_law(small, lazy).exponent == pytest.approx(2.0, abs=0.15)
+    assert fit.fit_power_law(large, rich).exponent == pytest.approx(2 / layers, abs=0.15)
+    np.testing.assert_allclose(learning_rate.gamma_lr_factor([0.1, 10.0], layers), [0.01, 10 ** (2 / layers)])
+
+
+@pytest.mark.parametrize("layers", [2, 3, 4])
+def test_scalar_chain_plateau_matches_its_formula_at_large_gamma(layers):
+    from scaling.theory import learning_rate
+
+    gamma = 1000.0
+    lr = 0.05 * float(learning_rate.chain_max_lr(gamma, layers))
+    losses = learning_rate.chain_losses(gamma, [lr], layers, steps=20000)[:, 0]
+    half = int(np.argmax(losses < 0.5 * losses[0]))
+    assert half == pytest.approx(learning_rate.chain_plateau_time(gamma, layers, lr), rel=0.15)
+
+
+def test_feature_learning_speeds_up_hard_tasks_only():
+    """THEORY.md §5: in the mode ODE (800 modes, t ∈ [10, 100]), the rich (γ = 1) loss falls faster
+    than the lazy one by χ(β) − β = 1/6 at β = 0.5 and not at all at β = 1.5, within 0.05 (the
+    lazy slope is compared, not the truncated absolute one)."""
+    from scaling.theory import feature_learning, fit
+
+    times = np.logspace(0, 2, 12)
+    for beta, gain in ((0.5, 2 / 3 - 1 / 2), (1.5, 0.0)):
+        spectrum = spectra.powerlaw(800, 1.5, beta)
+        lazy = fit.fit_power_law(times, feature_learning.mode_ode_loss(spectrum, 0.0, times, 0.05), (10, 100)).exponent
+        rich = fit.fit_power_law(times, feature_learning.mode_ode_loss(spectrum, 1.0, times, 0.05), (10, 100)).exponent
+        assert lazy - rich == pytest.approx(gain, abs=0.05)
+        assert float(feature_learning.time_exponent(beta)) - beta == pytest.approx(gain)
+    assert feature_learning.task_class(1.5, 0.5) == "hard" and feature_learning.task_class(1.5, 1.5) == "super-easy"
+    assert feature_learning.compute_optimal_exponent(2.0, 0.5, rich=False) == pytest.approx(2 * 0.5 / 3)
+
+
+def test_variance_limited_onset_grows_as_the_square_root_of_width():
+    """THEORY.md §7: in the toy (4 target modes, a flat tail of trace 1), P* where the width-N
+    error is twice the infinite-width one scales as N^{0.5 ± 0.1} and sits near √(τN/λ_T)."""
+    from scaling.theory import fit, onset
+
+    toy = onset.toy_spectrum(4, 1.0, 1.0, 20000)
+    widths = np.array([1000, 4000, 16000])
+    onsets = [onset.measured_onset(n, toy, np.logspace(0.5, 3.5, 40)) for n in widths]
+    assert fit.fit_power_law(widths, onsets).exponent == pytest.approx(0.5, abs=0.1)
+    np.testing.assert_allclose(onsets, onset.onset_sample_size(widths, 1.0, 1.0), rtol=0.2)
+    np.testing.assert_allclose(ridge.ridge_test_error(200, 0.0, toy), onset.infinite_width_error(200, 1.0, 1.0), rtol=0.2)
+
+
+def test_deep_linear_network_trained_by_the_framework_aligns_silently(tmp_path):
+    """THEORY.md §8 on the framework's two-layer linear network (SP, width = D = 20, so every weight
+    starts N(0, σ²); whitened data, s = 2, full-batch GD at t = 2ηn): the loss-drop time t₂ grows
+    with ln(1/σ²) at slope 1/(2s) ± 5 %, the NTK aligns (95 % of its rise) at a t₁ that varies
+    < 15 % across σ, before the loss has moved (L/L₀ > 0.95 at t₁ for σ ≤ 10⁻³), from 1/√D-ish
+    to 2/√(D + 3)."""
+    from scaling.theory import alignment
+
+    dim, s, lr, sigmas = 20, 2.0, 0.01, np.array([1e-2, 1e-3, 1e-4, 1e-5])
+    config = {
+        "model": {"arch": "deep_linear", "depth": 2, "width": dim, "param": "sp", "center": False},
+        "data": {"task": "whitened", "dim": dim, "signal": s, "n_train": 100, "batch_size": 100, "n_test": 100,
+                 "n_probe": 40},
+        "optim": {"name": "sgd", "lr": lr},
+        "train": {"steps": 400, "n_logs": 101, "log_spacing": "linear", "dtype": "float64", "segments": 1},
+        "measure": {"ntk_every": 5, "ntk_kernels": False, "features": False, "predictions": False},
+        "log": {"progress": False, "report": False},
+        "sweep": {"model": {"init_scale": (sigmas * np.sqrt(dim)).tolist()}},
+    }
+    ds = scaling.load(scaling.run(config, tmp_path / "silent"))
+    time, ntk_time = 2 * lr * ds.step.values, 2 * lr * ds.ntk_step.values
+    drops, aligned = [], []
+    for i, sigma in enumerate(sigmas):
+        loss = ds.test_loss.isel(init_scale=i).values
+        j = int(np.argmax(loss < 0.5 * loss[0]))  # the half-loss crossing, interpolated in log loss
+        w = np.log(0.5 * loss[0] / loss[j - 1]) / np.log(loss[j] / loss[j - 1])
+        drops.append(time[j - 1] + w * (time[j] - time[j - 1]))
+        align = ds.ntk_alignment.isel(init_scale=i).values
+        aligned.append(ntk_time[np.argmax(align >= align[0] + 0.95 * (align.max() - align[0]))])
+        assert align.max() == pytest.approx(alignment.final_alignment(dim), rel=0.02)
+        if sigma <= 1e-3:
+            assert np.interp(aligned[-1], time, loss) > 0.95 * loss[0]
+    slope = np.polyfit(np.log(1 / sigmas**2), drops, 1)[0]
+    assert slope == pytest.approx(1 / (2 * s), rel=0.05)
+    assert max(aligned) / min(aligned) < 1.15
+    # the formula is the leading logarithm: the loss-half time differs from it by O(1/s)
+    np.testing.assert_allclose(drops, alignment.loss_drop_time(s, sigmas, dim), atol=0.5 / s)
+
+
+def test_simulated_two_layer_linear_net_matches_the_silent_alignment_timescales():
+    """THEORY.md §8 check (D = 20, N = 100, s = 2, numpy gradient flow): loss-half times within 3 %
+    of (1/2s) ln(s/(Nσ²)) for σ = 10⁻²..10⁻⁶; the alignment reaches 95 % of its rise at the same
+    time for every σ, from ≈ 1/√D to 2/√(D + 3)."""
+    from scaling.theory import alignment
+
+    dim, width, s = 20, 100, 2.0
+    times = np.linspace(0.05, 8, 160)
+    aligned = []
+    for sigma in (1e-2, 1e-3, 1e-4, 1e-6):
+        loss, align = alignment.simulate(dim, width, s, sigma, times, np.random.default_rng(0))
+        half = times[np.argmax(loss < 0.5 * loss[0])]
+        assert half == pytest.approx(alignment.loss_drop_time(s, sigma, width), rel=0.03)
+        aligned.append(times[np.argmax(align >= align[0] + 0.95 * (align.max() - align[0]))])
+        assert align[0] == pytest.approx(alignment.initial_alignment(dim), rel=0.1)
+        assert align.max() == pytest.approx(alignment.final_alignment(dim), rel=0.01)
+    assert max(aligned) / min(aligned) < 1.15
+
+
+def test_prediction_variance_and_bias_fall_as_one_over_width(tmp_path):
+    """THEORY.md §6 on the framework's random-feature model (16 seeds of the features, the same
+    data): the prediction variance over seeds and the squared distance of the ensemble mean from
+    the widest ensemble's (N = 4096) fall as N^{-1 ± 0.15} over N = 64..512."""
+    from scaling.measure import ensemble
+    from scaling.theory import width as width_theory
+
+    config = {
+        "model": {"arch": "rf", "param": "ntk"},
+        "data": {"task": "powerlaw", "dim": 200, "n_train": 100, "batch_size": 100, "n_test": 64, "n_probe": 64},
+        "optim": {"name": "sgd", "lr": 0.1},
+        "train": {"steps": 100, "n_logs": 3, "dtype": "float64", "segments": 1},
+        "measure": {"ntk": False, "features": False, "predictions_every": [100]},
+        "log": {"progress": False, "report": False},
+        "sweep": {"model": {"width": [64, 128, 256, 512, 4096]}, "train": {"seed": list(range(16))}},
+    }
+    ds = scaling.load(scaling.run(config, tmp_path / "widths")).isel(pred_step=-1)
+    split = ensemble.width_distance(ds.probe_pred)
+    narrow = ds.width.values[:-1]
+    fits = width_theory.fit_width_corrections(narrow, split.variance.values[:-1], split.bias.values[:-1])
+    assert fits.variance.exponent == pytest.approx(-1.0, abs=0.15)
+    assert fits.bias.exponent == pytest.approx(-1.0, abs=0.15)
+    member, ensembled = width_theory.expected_losses(narrow, 0.1, 1.0, 0.5)
+    np.testing.assert_allclose(member - ensembled, 1.0 / narrow)
+
+
+def test_online_sgd_on_random_features_matches_the_recursion():
+    """THEORY.md §3 for z = Aψ/√N: 400 simulated SGD runs with one draw of A (D = 100, N = 50,
+    B = 4) against the recursion in the eigenbasis of AΛAᵀ/N for the same A, within 3 %."""
+    from scaling.theory import sgd
+
+    spectrum = spectra.powerlaw(100, 1.5, 0.8)
+    lam, width, batch, noise, runs = spectrum.eigenvalues, 50, 4, 0.05, 400
+    teacher = np.sqrt(spectrum.target_power / lam)
+    A = np.random.default_rng(5).standard_normal((width, len(lam)))
+    problem = sgd.random_features(spectrum, width, np.random.default_rng(5))
+    lr = 0.25 * sgd.max_stable_lr(batch, problem.eigenvalues)
+    steps = np.array([10, 30, 100, 300, 1000])
+    rng = np.random.default_rng(6)
+    w, losses = np.zeros((runs, width)), []
+    effective = lambda w: w @ A / np.sqrt(width) - teacher  # noqa: E731
+    for n in range(steps.max() + 1):
+        if n in steps:
+            losses.append(((effective(w) ** 2) * lam).sum(1))
+        x = rng.standard_normal((runs, batch, len(lam))) * np.sqrt(lam)
+        z = x @ A.T / np.sqrt(width)
+        residual = np.einsum("rbn,rn->rb", z, w) - (x @ teacher + np.sqrt(noise) * rng.standard_normal((runs, batch)))
+        w -= lr / batch * np.einsum("rb,rbn->rn", residual, z)
+    simulated = np.asarray(losses).mean(1)
+    np.testing.assert_allclose(simulated, sgd.sgd_loss(steps, lr, batch, problem, noise), rtol=0.03)
