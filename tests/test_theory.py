@@ -190,6 +190,8 @@ def test_sgd_stability_bound_and_noise_floor():
     edge = sgd.max_stable_lr(4, problem.eigenvalues)
     assert sgd.stability_sum(edge, 4, problem.eigenvalues) == pytest.approx(1.0)
     settled = sgd.sgd_loss([20000], 0.5 * edge, 4, problem, 0.05)[0]
+    several = sgd.sgd_loss([10, 100], [0.1 * edge, 0.5 * edge], 4, problem, 0.05)  # vectorized over lr
+    np.testing.assert_allclose(several[1], sgd.sgd_loss([10, 100], 0.5 * edge, 4, problem, 0.05))
     floor = sgd.noise_floor(0.5 * edge, 4, problem, 0.05)
     assert settled == pytest.approx(floor, rel=0.05)  # the bias has decayed below the floor's 5 %
     diverged = sgd.sgd_loss([5000], 1.05 * edge, 4, problem, 0.05)[0]

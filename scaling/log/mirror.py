@@ -68,9 +68,7 @@ class Mirror:
             notes=values["log.wandb.notes"], dir=str(self.out), resume="allow", reinit="create_new",
         )
         self.jobs: queue.Queue = queue.Queue()
-        self.worker = threading.Thread(target=self._work, name="scaling-wandb", daemon=True)
-        if self.enabled:
-            self.worker.start()
+        self.worker = threading.Thread(target=self._work, name="scaling-wandb", daemon=True)  # started by the first job
 
     # ------------------------------------------------------------ the sweep's side
     def group(self, group: sweep_lib.Group) -> None:
@@ -83,7 +81,7 @@ class Mirror:
 
     def close(self) -> None:
         """Wait (at most ``log.wandb.timeout`` s) for everything queued to be sent."""
-        if not self.enabled:
+        if not self.enabled or self.worker.ident is None:
             return
         self.jobs.put(None)
         self.worker.join(self.timeout)
@@ -95,6 +93,8 @@ class Mirror:
     def _put(self, job: Callable) -> None:
         if self.enabled:
             self.jobs.put(job)
+            if self.worker.ident is None:  # not started yet
+                self.worker.start()
 
     # ------------------------------------------------------------ the worker's side
     def _work(self) -> None:

@@ -50,19 +50,21 @@ def random_features(spectrum: Spectrum, width: int, rng: np.random.Generator) ->
     return LinearProblem(eigenvalues, theta**2, max(misspecification, 0.0))
 
 
-def sgd_loss(steps, lr: float, batch: int, problem: LinearProblem, noise: float = 0.0) -> np.ndarray:
-    """L_n = σ_F² + E_n at the steps n (§3), by the recursion above."""
+def sgd_loss(steps, lr, batch: int, problem: LinearProblem, noise: float = 0.0) -> np.ndarray:
+    """L_n = σ_F² + E_n at the steps n (§3), by the recursion above; ``lr`` may be an array of
+    learning rates (the result then has its shape followed by the steps')."""
     steps = np.asarray(steps, int)
+    lr = np.asarray(lr, float)[..., None]
     lam = problem.eigenvalues
     rho = (1 - lr * lam) ** 2 + lr**2 * lam**2 / batch
     drive = lr**2 / batch * lam
-    c = problem.initial.astype(float)
-    errors = np.empty(steps.max() + 1)
+    c = np.broadcast_to(problem.initial.astype(float), rho.shape)
+    errors = np.empty((steps.max() + 1,) + lr.shape[:-1])
     with np.errstate(over="ignore", invalid="ignore"):
         for n in range(len(errors)):
-            errors[n] = lam @ c
-            c = rho * c + drive * (errors[n] + noise + problem.misspecification)
-    return problem.misspecification + errors[steps]
+            errors[n] = c @ lam
+            c = rho * c + drive * (errors[n][..., None] + noise + problem.misspecification)
+    return problem.misspecification + np.moveaxis(errors[steps], 0, -1)
 
 
 def stability_sum(lr: float, batch: int, eigenvalues: np.ndarray) -> float:
