@@ -15,20 +15,6 @@ import numpy as np
 from scaling.theory import dynamics, spectra
 
 
-def brute_force_draw(t, N, P, spectrum, noise, rng):
-    lam = spectrum.eigenvalues
-    teacher = np.sqrt(spectrum.target_power / lam)
-    A = rng.standard_normal((N, len(lam)))
-    X = rng.standard_normal((P, len(lam))) * np.sqrt(lam)
-    y = X @ teacher + np.sqrt(noise) * rng.standard_normal(P)
-    Z = X @ A.T / np.sqrt(N)
-    e, V = np.linalg.eigh(Z.T @ Z / P)
-    b = V.T @ (Z.T @ y / P)
-    gains = np.where(e > 1e-12, -np.expm1(-np.outer(t, e)) / np.maximum(e, 1e-12), 0.0)
-    residual = (gains * b) @ V.T @ A / np.sqrt(N) - teacher
-    return (residual**2 * lam).sum(1)
-
-
 def best_of(repeats, fn):
     seconds = []
     for _ in range(repeats):
@@ -49,7 +35,7 @@ def main() -> None:
     N, P = args.modes // 3, args.modes // 2
     theory = best_of(args.repeats, lambda: dynamics.rf_gf_loss(t, N, P, spectrum, 0.05))
     rng = np.random.default_rng(0)
-    draw = best_of(args.repeats, lambda: brute_force_draw(t, N, P, spectrum, 0.05, rng))
+    draw = best_of(args.repeats, lambda: dynamics.simulate(t, N, P, spectrum, 0.05, rng))
     print(f"L(t, N={N}, P={P}) for D = {args.modes} modes at {args.times} times, best of {args.repeats}:")
     print(f"  theory (2-D Talbot, M = {dynamics.TALBOT_NODES})   {theory:7.3f} s")
     print(f"  one simulated draw (exact flow)    {draw:7.3f} s")

@@ -22,34 +22,12 @@ def test_rf_gf_loss_reduces_to_its_limits():
     np.testing.assert_allclose(late, ridge.ridge_test_error(300, 0.0, SPECTRUM, 0.05), rtol=1e-3)
 
 
-def _gradient_flow_rf(N, P, t, draws, noise, rng):
-    """Brute force: random features A and P samples drawn, gradient flow on (1/2P)Σ(f − y)² from
-    w = 0 solved exactly in the eigenbasis of the empirical feature covariance; the exact test
-    loss (w̄ known) of every draw at every t."""
-    lam = SPECTRUM.eigenvalues
-    teacher = np.sqrt(SPECTRUM.target_power / lam)
-    out = []
-    for _ in range(draws):
-        A = rng.standard_normal((N, len(lam)))
-        X = rng.standard_normal((P, len(lam))) * np.sqrt(lam)
-        y = X @ teacher + np.sqrt(noise) * rng.standard_normal(P)
-        Z = X @ A.T / np.sqrt(N)
-        e, V = np.linalg.eigh(Z.T @ Z / P)
-        b = V.T @ (Z.T @ y / P)
-        row = []
-        for time in t:
-            w = V @ (np.where(e > 1e-12, -np.expm1(-e * time) / np.maximum(e, 1e-12), 0.0) * b)  # b ⟂ the null space
-            residual = A.T @ w / np.sqrt(N) - teacher
-            row.append(residual @ (lam * residual))
-        out.append(row)
-    return np.asarray(out)
-
-
 @pytest.mark.parametrize("N,P", [(150, 300), (300, 150)])
 def test_rf_gf_loss_matches_brute_force_gradient_flow(N, P):
     """THEORY.md §2: within 8 % (and 2.5 standard errors) at every t, averaged over draws."""
     t = np.logspace(0, 4, 9)
-    sims = _gradient_flow_rf(N, P, t, 30, 0.05, np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    sims = np.stack([dynamics.simulate(t, N, P, SPECTRUM, 0.05, rng) for _ in range(30)])
     mean, error = sims.mean(0), sims.std(0) / np.sqrt(len(sims))
     theory = dynamics.rf_gf_loss(t, N, P, SPECTRUM, 0.05)
     assert np.all(np.abs(mean - theory) < np.maximum(0.08 * theory, 2.5 * error)), np.c_[t, mean / theory]

@@ -90,3 +90,20 @@ def rf_gf_loss(t, N: float, P: float, spectrum: Spectrum, noise: float = 0.0, no
     f = (u[:, :, None] * u[:, None, :] / zz * pair_h + (noise + g0) / zz * q) / (1 - q)
     weights = w[:, :, None] * w[:, None, :] * np.exp((s[:, :, None] + s[:, None, :]) * t[:, None, None])
     return g0 + np.sum(weights * f, axis=(1, 2)).real
+
+
+def simulate(t, N: int, P: int, spectrum: Spectrum, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """One draw of the model L(t, N, P) averages: features A and P noisy samples drawn, gradient
+    flow from w = 0 solved exactly in the eigenbasis of the empirical feature covariance, and the
+    exact test loss (w̄ known) at the times ``t``."""
+    lam = spectrum.eigenvalues
+    teacher = np.sqrt(spectrum.target_power / lam)
+    A = rng.standard_normal((N, len(lam)))
+    X = rng.standard_normal((P, len(lam))) * np.sqrt(lam)
+    y = X @ teacher + np.sqrt(noise) * rng.standard_normal(P)
+    Z = X @ A.T / np.sqrt(N)
+    e, V = np.linalg.eigh(Z.T @ Z / P)
+    b = V.T @ (Z.T @ y / P)  # no component along the null space of ZᵀZ
+    gains = np.where(e > 1e-12, -np.expm1(-np.outer(np.asarray(t, float), e)) / np.maximum(e, 1e-12), 0.0)
+    residual = (gains * b) @ V.T @ A / np.sqrt(N) - teacher
+    return (residual**2 * lam).sum(1)
