@@ -22,7 +22,7 @@ def test_rf_gf_loss_reduces_to_its_limits():
     np.testing.assert_allclose(late, ridge.ridge_test_error(300, 0.0, SPECTRUM, 0.05), rtol=1e-3)
 
 
-@pytest.mark.parametrize("N,P", [(150, 300), (300, 150)])
+@pytest.mark.parametrize("N,P", [(150, 300), (300, 150), (100, np.inf)])
 def test_rf_gf_loss_matches_brute_force_gradient_flow(N, P):
     """THEORY.md §2: within 8 % (and 2.5 standard errors) at every t, averaged over draws."""
     t = np.logspace(0, 4, 9)
@@ -31,6 +31,18 @@ def test_rf_gf_loss_matches_brute_force_gradient_flow(N, P):
     mean, error = sims.mean(0), sims.std(0) / np.sqrt(len(sims))
     theory = dynamics.rf_gf_loss(t, N, P, SPECTRUM, 0.05)
     assert np.all(np.abs(mean - theory) < np.maximum(0.08 * theory, 2.5 * error)), np.c_[t, mean / theory]
+
+
+def test_rf_gf_loss_falls_as_t_to_the_minus_beta_when_width_and_data_are_large():
+    """THEORY.md §2: slope −β ± 0.05 over t ∈ [10, 10³].  THEORY.md asks only N, P ≥ 10 t^{1/α}
+    (1000 here), yet at N = P = 1000 the theory and a brute-force simulation (`dynamics.simulate`,
+    6 draws, D = 2000) agree on a slope of −0.64: the finite-size bend reaches further than that
+    rule, so the check runs at N = P = 20000."""
+    from scaling.theory import fit
+
+    t = np.logspace(1, 3, 9)
+    loss = dynamics.rf_gf_loss(t, 20000, 20000, spectra.powerlaw(30000, 1.5, 0.8))
+    assert fit.fit_power_law(t, loss).exponent == pytest.approx(-0.8, abs=0.05)
 
 
 THEORY_SWEEP = {
@@ -110,7 +122,7 @@ def test_ridge_and_random_feature_errors_match_simulation(P, ridge_):
 
 
 def test_ridge_train_error_and_gcv_match_simulation():
-    """E_tr = (λ/κ)²(E_g + σ²) within 2 %; GCV from the data estimates E_g + σ² within 10 %."""
+    """E_tr = (λ/κ)²(E_g + σ²) within 2 %; GCV from the data minus σ² within 10 % of E_g (§1)."""
     rng = np.random.default_rng(2)
     lam, P, ridge_, noise = SPECTRUM.eigenvalues, 300, 1e-2, 0.05
     teacher = np.sqrt(SPECTRUM.target_power / lam)
@@ -124,7 +136,7 @@ def test_ridge_train_error_and_gcv_match_simulation():
         dof = np.trace(covariance @ np.linalg.inv(covariance + ridge_ * np.eye(len(lam))))
         estimates.append(ridge.gcv(train[-1], dof, P))
     assert abs(np.mean(train) / ridge.ridge_train_error(P, ridge_, SPECTRUM, noise) - 1) < 0.02
-    assert abs(np.mean(estimates) / (ridge.ridge_test_error(P, ridge_, SPECTRUM, noise) + noise) - 1) < 0.10
+    assert abs((np.mean(estimates) - noise) / ridge.ridge_test_error(P, ridge_, SPECTRUM, noise) - 1) < 0.10
 
 
 def test_kappa_solves_its_equation_and_is_symmetric_in_n_and_p():

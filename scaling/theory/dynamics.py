@@ -92,18 +92,22 @@ def rf_gf_loss(t, N: float, P: float, spectrum: Spectrum, noise: float = 0.0, no
     return g0 + np.sum(weights * f, axis=(1, 2)).real
 
 
-def simulate(t, N: int, P: int, spectrum: Spectrum, noise: float, rng: np.random.Generator) -> np.ndarray:
-    """One draw of the model L(t, N, P) averages: features A and P noisy samples drawn, gradient
-    flow from w = 0 solved exactly in the eigenbasis of the empirical feature covariance, and the
-    exact test loss (w̄ known) at the times ``t``."""
+def simulate(t, N: int, P: float, spectrum: Spectrum, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """One draw of the model L(t, N, P) averages: features A and P noisy samples drawn (P = ∞:
+    the population), gradient flow from w = 0 solved exactly in the eigenbasis of the feature
+    covariance, and the exact test loss (w̄ known) at the times ``t``."""
     lam = spectrum.eigenvalues
     teacher = np.sqrt(spectrum.target_power / lam)
     A = rng.standard_normal((N, len(lam)))
-    X = rng.standard_normal((P, len(lam))) * np.sqrt(lam)
-    y = X @ teacher + np.sqrt(noise) * rng.standard_normal(P)
-    Z = X @ A.T / np.sqrt(N)
-    e, V = np.linalg.eigh(Z.T @ Z / P)
-    b = V.T @ (Z.T @ y / P)  # no component along the null space of ZᵀZ
+    if np.isinf(P):
+        covariance, correlation = (A * lam) @ A.T / N, A @ (lam * teacher) / np.sqrt(N)
+    else:
+        X = rng.standard_normal((int(P), len(lam))) * np.sqrt(lam)
+        y = X @ teacher + np.sqrt(noise) * rng.standard_normal(int(P))
+        Z = X @ A.T / np.sqrt(N)
+        covariance, correlation = Z.T @ Z / P, Z.T @ y / P
+    e, V = np.linalg.eigh(covariance)
+    b = V.T @ correlation  # no component along the null space of the covariance
     gains = np.where(e > 1e-12, -np.expm1(-np.outer(np.asarray(t, float), e)) / np.maximum(e, 1e-12), 0.0)
     residual = (gains * b) @ V.T @ A / np.sqrt(N) - teacher
     return (residual**2 * lam).sum(1)
