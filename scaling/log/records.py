@@ -112,10 +112,12 @@ def _add(rows: dict[int, dict], steps, name: str, values) -> None:
 
 
 def history(point: xr.Dataset) -> list[tuple[int, dict[str, float]]]:
-    """(step, metrics) rows in step order: each loss per seed and mean over seeds (and the theory's,
-    when the config names one); the probe
-    loss of the ensemble-averaged predictor and the mean member's; NTK alignment, distance and
-    top eigenvalues, and the relative weight change per layer (means over seeds)."""
+    """(step, metrics) rows in step order, up to the point's last step: each loss per seed and its
+    mean over seeds (and the theory's, when the config names one); the probe loss of the
+    ensemble-averaged predictor and the mean member's; NTK alignment, distance and top
+    eigenvalues, and the relative weight change per layer (means over seeds)."""
+    last = final_step(point)
+    point = point.sel({d: point[d] <= last for d in ("step", "pred_step", "ntk_step", "feature_step") if d in point.dims})
     rows: dict[int, dict] = {}
     labels = seed_labels(point)
     for name in LOSSES:
