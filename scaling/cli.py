@@ -37,9 +37,9 @@ def _cmd_run(args, extra) -> int:
     runner.run(resolved, out, progress=False if args.no_progress else None)
     console = Console()
     console.print(summary.best_lr_table(store.load(out)))
-    console.print(f"results: {out}   (in Python: scaling.load({str(out)!r}))")
+    console.print(f"results: {out}   (in Python: scaling.load({str(out)!r}))", soft_wrap=True)  # paths stay whole
     if resolved.values["log.report"]:
-        console.print(f"report:  {out / 'report' / 'index.html'}   (scaling report {out} draws it again)")
+        console.print(f"report:  {out / 'report' / 'index.html'}   (scaling report {out} draws it again)", soft_wrap=True)
     return 0
 
 

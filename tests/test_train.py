@@ -1,6 +1,7 @@
 """The train loop: chunking invariance, divergence isolation, common random numbers, data."""
 
 import dataclasses
+import json
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,7 @@ _PROGRAMS = {}
 
 def _train(base, ms):
     """Train with one Program per distinct config, so its compiled functions are reused."""
-    key = tuple(sorted(base.items()))
+    key = json.dumps(base, sort_keys=True)  # values hold lists (log.wandb.tags)
     if key not in _PROGRAMS:
         _PROGRAMS[key] = train.build(base)
     return _PROGRAMS[key].train(ms)
