@@ -321,7 +321,7 @@ class Resolved:
     @classmethod
     def from_json(cls, blob: dict) -> Resolved:
         return cls(
-            values=dict(blob["values"]),
+            values={path: field.default for path, field in SCHEMA.items()} | blob["values"],  # fields added since: defaults
             axes=[(tuple(a["fields"]), [tuple(p) for p in a["points"]]) for a in blob["axes"]],
         )
 
