@@ -98,7 +98,7 @@ def _ridge_draws(P, ridge_, draws, noise, rng, width=None):
     """Brute force: ridge on P samples (on random features z = Aψ/√N when ``width``), the exact
     test error against w̄ of each draw."""
     lam = SPECTRUM.eigenvalues
-    teacher = np.sqrt(SPECTRUM.target_power / lam)
+    teacher = SPECTRUM.teacher
     errors = []
     for _ in range(draws):
         X = rng.standard_normal((P, len(lam))) * np.sqrt(lam)
@@ -125,7 +125,7 @@ def test_ridge_train_error_and_gcv_match_simulation():
     """E_tr = (λ/κ)²(E_g + σ²) within 2 %; GCV from the data minus σ² within 10 % of E_g (§1)."""
     rng = np.random.default_rng(2)
     lam, P, ridge_, noise = SPECTRUM.eigenvalues, 300, 1e-2, 0.05
-    teacher = np.sqrt(SPECTRUM.target_power / lam)
+    teacher = SPECTRUM.teacher
     train, estimates = [], []
     for _ in range(30):
         X = rng.standard_normal((P, len(lam))) * np.sqrt(lam)
@@ -369,7 +369,7 @@ def test_online_sgd_on_random_features_matches_the_recursion():
 
     spectrum = spectra.powerlaw(100, 1.5, 0.8)
     lam, width, batch, noise, runs = spectrum.eigenvalues, 50, 4, 0.05, 400
-    teacher = np.sqrt(spectrum.target_power / lam)
+    teacher = spectrum.teacher
     A = np.random.default_rng(5).standard_normal((width, len(lam)))
     problem = sgd.random_features(spectrum, width, np.random.default_rng(5))
     lr = 0.25 * sgd.max_stable_lr(batch, problem.eigenvalues)

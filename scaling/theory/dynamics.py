@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from scaling.theory.ridge import kappa, kappa_floor
-from scaling.theory.spectra import Spectrum
+from scaling.theory.spectra import Spectrum, df1_df2
 
 TALBOT_NODES = 32  # M: 2M - 1 nodes per dimension
 CONTINUATION_STEPS = 16  # sub-steps between neighbouring nodes
@@ -33,11 +33,6 @@ def talbot(t, nodes: int = TALBOT_NODES) -> tuple[np.ndarray, np.ndarray]:
     return s, ds / (2j * nodes)
 
 
-def _degrees(kappa_, eigenvalues):
-    ratio = eigenvalues / (eigenvalues + kappa_[..., None])
-    return ratio.sum(-1), (ratio**2).sum(-1)
-
-
 def kappa_on_contour(s: np.ndarray, N: float, P: float, eigenvalues: np.ndarray) -> np.ndarray:
     """κ(z) solving z = κ(1 − D1(κ)/N)(1 − D1(κ)/P) at the nodes ``s`` (T, M): the real root at
     s_0, then damped Newton continued node to node (without it Newton jumps branch at large t)."""
@@ -48,7 +43,7 @@ def kappa_on_contour(s: np.ndarray, N: float, P: float, eigenvalues: np.ndarray)
         for step in range(1, CONTINUATION_STEPS + 1):
             z = s[:, j - 1] + (s[:, j] - s[:, j - 1]) * step / CONTINUATION_STEPS
             for _ in range(NEWTON_STEPS):
-                d1, d2 = _degrees(k, eigenvalues)
+                d1, d2 = df1_df2(k, eigenvalues)
                 a, b = 1 - d1 * inv_n, 1 - d1 * inv_p
                 delta = (k * a * b - z) / (a * b + (d1 - d2) * (b * inv_n + a * inv_p))
                 size = np.abs(delta)
@@ -74,7 +69,7 @@ def rf_gf_loss(t, N: float, P: float, spectrum: Spectrum, noise: float = 0.0, no
     s = np.concatenate([half_s, half_s[:, 1:].conj()], axis=1)
     w = np.concatenate([half_w, half_w[:, 1:].conj()], axis=1)  # s'_{-j} = -conj(s'_j), so w_{-j} = conj(w_j)
     k = np.concatenate([half_k, half_k[:, 1:].conj()], axis=1)
-    d1, d2 = _degrees(k, lam)
+    d1, d2 = df1_df2(k, lam)
     u = k * (1 - d1 * inv_n)
     g = np.sum(power * k[..., None] / (lam + k[..., None]), axis=-1)
     g_prime = np.sum(power * lam / (lam + k[..., None]) ** 2, axis=-1)
@@ -96,8 +91,7 @@ def simulate(t, N: int, P: float, spectrum: Spectrum, noise: float, rng: np.rand
     """One draw of the model L(t, N, P) averages: features A and P noisy samples drawn (P = ∞:
     the population), gradient flow from w = 0 solved exactly in the eigenbasis of the feature
     covariance, and the exact test loss (w̄ known) at the times ``t``."""
-    lam = spectrum.eigenvalues
-    teacher = np.sqrt(spectrum.target_power / lam)
+    lam, teacher = spectrum.eigenvalues, spectrum.teacher
     A = rng.standard_normal((N, len(lam)))
     if np.isinf(P):
         covariance, correlation = (A * lam) @ A.T / N, A @ (lam * teacher) / np.sqrt(N)

@@ -38,8 +38,7 @@ def mode_ode_loss(spectrum: Spectrum, gamma: float, times, dt: float = 0.02) -> 
     (§5 "Solvable proxy"): β̇ = −(cI + G)Λv, Ġ = −γ²(Λvβᵀ + βvᵀΛ), ċ = −2γ²βᵀΛv with v = β − w*,
     β(0) = 0, G(0) = I, c(0) = 1; the loss ½vᵀΛv at ``times``, by explicit Euler steps of ``dt``.
     γ = 0 is the lazy kernel 2Λ."""
-    lam = spectrum.eigenvalues
-    teacher = np.sqrt(spectrum.target_power / lam)
+    lam, teacher = spectrum.eigenvalues, spectrum.teacher
     times = np.asarray(times, float)
     beta = np.zeros_like(lam)
     kernel = np.asfortranarray(np.eye(len(lam)))  # updated in place by BLAS rank-1 updates

@@ -11,10 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def gamma_lr_exponents(n_layers: int, optimizer: str = "sgd") -> tuple[float, float]:
+    """The exponents of η* in γ below and above γ = 1: (2, 2/L) for SGD, (1, 1/L) for Adam."""
+    return (2.0, 2.0 / n_layers) if optimizer == "sgd" else (1.0, 1.0 / n_layers)
+
+
 def gamma_lr_factor(gamma, n_layers: int, optimizer: str = "sgd"):
     """η*(γ)/η*(1): γ² below γ = 1 and γ^{2/L} above (Adam: γ and γ^{1/L})."""
     gamma = np.asarray(gamma, dtype=float)
-    small, large = (2.0, 2.0 / n_layers) if optimizer == "sgd" else (1.0, 1.0 / n_layers)
+    small, large = gamma_lr_exponents(n_layers, optimizer)
     return np.where(gamma <= 1, gamma**small, gamma**large)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
-from scaling.theory.spectra import Spectrum, df1, df2
+from scaling.theory.spectra import Spectrum, df1, df1_df2, df2
 
 
 def _factors(kappa, sizes, eigenvalues):
@@ -82,7 +82,7 @@ def rf_test_error(N, P, ridge, spectrum: Spectrum, noise: float = 0.0):
     Δ_F = (D2 − 2 D1 D2/N + D1²/N) / (1 − D2/N); the middle term is the variance over A."""
     N, P = np.asarray(N, float), np.asarray(P, float)
     k = kappa(ridge, (N, P), spectrum.eigenvalues)
-    d1, d2 = df1(k, spectrum.eigenvalues), df2(k, spectrum.eigenvalues)
+    d1, d2 = df1_df2(k, spectrum.eigenvalues)
     kk = k[..., None]
     aligned = np.sum(spectrum.target_power * spectrum.eigenvalues / (spectrum.eigenvalues + kk) ** 2, axis=-1)
     delta = (d2 - 2 * d1 * d2 / N + d1**2 / N) / (1 - d2 / N)

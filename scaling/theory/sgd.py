@@ -31,15 +31,13 @@ class LinearProblem:
 def linear(spectrum: Spectrum, feature_scale: float = 1.0) -> LinearProblem:
     """The linear model f = θ·ψ√s on the task (s = ``feature_scale``; 1/D for a readout W x/√D):
     Σ_F = sΛ, θ* = w̄/√s, nothing misspecified."""
-    teacher_squared = spectrum.target_power / spectrum.eigenvalues
-    return LinearProblem(spectrum.eigenvalues * feature_scale, teacher_squared / feature_scale)
+    return LinearProblem(spectrum.eigenvalues * feature_scale, spectrum.teacher**2 / feature_scale)
 
 
 def random_features(spectrum: Spectrum, width: int, rng: np.random.Generator) -> LinearProblem:
     """Linear random features z = Aψ/√N for one draw of A ∈ R^{N×D} iid N(0, 1): Σ_F = AΛAᵀ/N,
     θ* = Σ_F⁺AΛw̄/√N, σ_F² = w̄ᵀΛw̄ − θ*ᵀΣ_Fθ*."""
-    lam = spectrum.eigenvalues
-    teacher = np.sqrt(spectrum.target_power / lam)
+    lam, teacher = spectrum.eigenvalues, spectrum.teacher
     A = rng.standard_normal((width, len(lam)))
     eigenvalues, vectors = np.linalg.eigh((A * lam) @ A.T / width)
     eigenvalues = np.clip(eigenvalues, 0.0, None)

@@ -21,6 +21,11 @@ class Spectrum:
     def dim(self) -> int:
         return len(self.eigenvalues)
 
+    @property
+    def teacher(self) -> np.ndarray:
+        """w̄_k, the target's weights on the features (taken ≥ 0)."""
+        return np.sqrt(self.target_power / self.eigenvalues)
+
 
 def powerlaw(dim: int, alpha: float, beta: float) -> Spectrum:
     """λ_k = k^{-α}, w̄_k²λ_k = k^{-(1+αβ)}, k = 1..dim: the ``powerlaw`` task of ``scaling.data``."""
@@ -36,5 +41,10 @@ def df1(kappa, eigenvalues: np.ndarray):
 
 def df2(kappa, eigenvalues: np.ndarray):
     """D2(κ) = Σ_k λ_k²/(λ_k+κ)²."""
-    kappa = np.asarray(kappa)[..., None]
-    return np.sum((eigenvalues / (eigenvalues + kappa)) ** 2, axis=-1)
+    return df1_df2(kappa, eigenvalues)[1]
+
+
+def df1_df2(kappa, eigenvalues: np.ndarray):
+    """(D1(κ), D2(κ)) from one pass over the modes."""
+    ratio = eigenvalues / (eigenvalues + np.asarray(kappa)[..., None])
+    return ratio.sum(-1), (ratio**2).sum(-1)
