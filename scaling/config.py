@@ -271,17 +271,21 @@ def leaf(path: str) -> str:
     return path.rsplit(".", 1)[-1]
 
 
-def defaults() -> ml_collections.ConfigDict:
-    """The full default config, with an empty sweep."""
-    tree: dict = {s: {} for s in SECTIONS}
-    for path, field in SCHEMA.items():
+def nest(values: dict[str, Any]) -> dict[str, Any]:
+    """``{"model.width": 64, "log.wandb.mode": None}`` -> ``{"model": {"width": 64}, "log": {"wandb": {...}}}``."""
+    tree: dict[str, Any] = {}
+    for path, value in values.items():
         *sections, name = path.split(".")
         node = tree
         for section in sections:
             node = node.setdefault(section, {})
-        node[name] = field.default
-    tree["sweep"] = {}
-    return ml_collections.ConfigDict(tree)
+        node[name] = value
+    return tree
+
+
+def defaults() -> ml_collections.ConfigDict:
+    """The full default config, with an empty sweep."""
+    return ml_collections.ConfigDict(nest({path: field.default for path, field in SCHEMA.items()}) | {"sweep": {}})
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
@@ -369,12 +373,11 @@ def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
     resolved = Resolved(values=values, axes=axes)
     from scaling import sweep as sweep_lib
 
+    from scaling.theory import curves
+
     for group in sweep_lib.groups(resolved):  # cross-field checks on every compiled program
         check_group(group.values)
-    if values["theory.name"] is not None:
-        from scaling.theory import curves
-
-        for group in sweep_lib.groups(resolved):
+        if values["theory.name"] is not None:
             curves.check(group.values, swept)
     return resolved
 

@@ -11,6 +11,16 @@ from rich.table import Table
 SEED_DIMS = ("seed", "train_seed", "data_seed")
 
 
+def seed_dims(da: xr.DataArray | xr.Dataset) -> list[str]:
+    """The seed dimensions ``da`` has."""
+    return [d for d in da.dims if d in SEED_DIMS]
+
+
+def mean_over_seeds(da: xr.DataArray) -> xr.DataArray:
+    """The mean over every seed dimension, diverged (NaN) members left out."""
+    return da.mean(seed_dims(da))
+
+
 def final_test_loss(ds: xr.Dataset, name: str = "test_loss") -> xr.DataArray:
     """Test loss (or another variable along ``step``, e.g. ``theory_loss``) at each member's last
     step (its own ``train.steps`` when that is swept)."""
@@ -24,8 +34,8 @@ def best_lr_rows(ds: xr.Dataset) -> tuple[list[str], list[list]]:
     seeds, diverged members excluded), that loss, and how many members diverged, of how many.
     The lr and loss are None where there is no lr axis or everything diverged."""
     final = final_test_loss(ds)
-    seeds = [d for d in final.dims if d in SEED_DIMS]
-    mean = final.mean(seeds) if seeds else final
+    seeds = seed_dims(final)
+    mean = mean_over_seeds(final)
     diverged = ds.diverged.sum(seeds) if seeds else ds.diverged.astype(int)
     n_seeds = int(np.prod([ds.sizes[d] for d in seeds])) if seeds else 1
     has_lr = "lr" in mean.dims

@@ -146,7 +146,7 @@ class Mirror:
         from scaling import summary
 
         axes = {",".join(fields): [list(p) for p in points] for fields, points in self.resolved.axes}
-        run = self._init(wandb, "report", "report", {**records.nested(self.resolved.values), "axes": axes})
+        run = self._init(wandb, "report", "report", {**config_lib.nest(self.resolved.values), "axes": axes})
         images = {f"report/{png.stem}": wandb.Image(str(png)) for png in sorted(report_dir.glob("*.png"))}
         columns, rows = summary.best_lr_rows(store.load(self.out))
         run.log({**images, "best_lr": wandb.Table(columns=columns, data=rows)})

@@ -19,7 +19,7 @@ import xarray as xr
 from scaling import config as config_lib
 from scaling import sweep as sweep_lib
 from scaling.measure import ensemble
-from scaling.summary import SEED_DIMS
+from scaling.summary import SEED_DIMS, mean_over_seeds, seed_dims
 
 LOSSES = ("train_loss", "test_loss")
 NTK_SCALARS = ("ntk_alignment", "ntk_alignment_centered", "ntk_distance")
@@ -32,10 +32,6 @@ def group_dataset(ds: xr.Dataset, resolved: config_lib.Resolved, group: sweep_li
     at = {names[fields[0]]: points.index(tuple(group.values[f] for f in fields))
           for fields, points in resolved.axes if sweep_lib.is_static_axis(fields)}
     return ds.isel(at)
-
-
-def seed_dims(ds: xr.Dataset) -> list[str]:
-    return [d for d in ds.dims if d in SEED_DIMS]
 
 
 def point_dims(ds: xr.Dataset, resolved: config_lib.Resolved) -> list[str]:
@@ -76,19 +72,7 @@ def run_config(point: xr.Dataset, resolved: config_lib.Resolved, group: sweep_li
     swept = swept_values(point, resolved)
     values = {**group.values, **{f: swept[n] for f, n in sweep_lib.coord_names(resolved).items() if n in swept}}
     seeds = {d: [_plain(v) for v in point[d].values] for d in seed_dims(point)}
-    return {**swept, "group_id": group.id, **({"seeds": seeds} if seeds else {}), **nested(values)}
-
-
-def nested(values: dict[str, Any]) -> dict[str, Any]:
-    """``{"model.width": 64}`` -> ``{"model": {"width": 64}}``."""
-    out: dict[str, Any] = {}
-    for path, value in values.items():
-        *sections, name = path.split(".")
-        node = out
-        for section in sections:
-            node = node.setdefault(section, {})
-        node[name] = value
-    return out
+    return {**swept, "group_id": group.id, **({"seeds": seeds} if seeds else {}), **config_lib.nest(values)}
 
 
 def seed_labels(point: xr.Dataset) -> list[tuple[dict, str]]:
@@ -101,9 +85,10 @@ def seed_labels(point: xr.Dataset) -> list[tuple[dict, str]]:
     return out
 
 
-def _mean(da: xr.DataArray) -> xr.DataArray:
-    """Mean over seeds, diverged (NaN) ones left out, as the report does."""
-    return da.mean(seed_dims(da)) if seed_dims(da) else da
+def _ensemble_probe_loss(point: xr.Dataset) -> xr.DataArray:
+    """The squared error of the seed-averaged predictor on the probe set."""
+    over = seed_dims(point)
+    return ensemble.ensemble_loss(point, over) if over else ensemble.member_loss(point)
 
 
 def _add(rows: dict[int, dict], steps, name: str, values) -> None:
@@ -124,24 +109,22 @@ def history(point: xr.Dataset) -> list[tuple[int, dict[str, float]]]:
         if name in point:
             for where, label in labels:
                 _add(rows, point.step, f"{name}/{label}", point[name].isel(where))
-            _add(rows, point.step, f"{name}/mean", _mean(point[name]))
+            _add(rows, point.step, f"{name}/mean", mean_over_seeds(point[name]))
     if "theory_loss" in point:
-        _add(rows, point.step, "theory/test_loss", _mean(point.theory_loss))
+        _add(rows, point.step, "theory/test_loss", mean_over_seeds(point.theory_loss))
     if "probe_pred" in point:
-        over = seed_dims(point)
-        ensemble_loss = ensemble.ensemble_loss(point, over) if over else ensemble.member_loss(point)
-        _add(rows, point.pred_step, "probe_loss/ensemble", ensemble_loss)
-        _add(rows, point.pred_step, "probe_loss/mean", _mean(ensemble.member_loss(point)))
+        _add(rows, point.pred_step, "probe_loss/ensemble", _ensemble_probe_loss(point))
+        _add(rows, point.pred_step, "probe_loss/mean", mean_over_seeds(ensemble.member_loss(point)))
     for name in NTK_SCALARS:
         if name in point:
-            _add(rows, point.ntk_step, f"ntk/{name.removeprefix('ntk_')}", _mean(point[name]))
+            _add(rows, point.ntk_step, f"ntk/{name.removeprefix('ntk_')}", mean_over_seeds(point[name]))
     if "ntk_eigenvalues" in point:
-        top = _mean(point.ntk_eigenvalues).isel(eigen=slice(TOP_EIGENVALUES))
+        top = mean_over_seeds(point.ntk_eigenvalues).isel(eigen=slice(TOP_EIGENVALUES))
         for k in range(top.sizes["eigen"]):
             _add(rows, point.ntk_step, f"ntk/eigenvalue_{k + 1}", top.isel(eigen=k))
     if "weight_change" in point:
         for param in point.param.values:
-            _add(rows, point.feature_step, f"weight_change/{param}", _mean(point.weight_change.sel(param=param)))
+            _add(rows, point.feature_step, f"weight_change/{param}", mean_over_seeds(point.weight_change.sel(param=param)))
     return sorted(rows.items())
 
 
@@ -153,10 +136,10 @@ def final_step(point: xr.Dataset) -> int:
 def summary(point: xr.Dataset) -> dict[str, Any]:
     """Final losses (mean over the seeds that did not diverge), diverged count, best step."""
     last = final_step(point)
-    test = _mean(point.test_loss).sel(step=slice(None, last))
+    test = mean_over_seeds(point.test_loss).sel(step=slice(None, last))
     finite = np.isfinite(test.values)
     out: dict[str, Any] = {
-        "final_train_loss": float(_mean(point.train_loss).sel(step=last)),
+        "final_train_loss": float(mean_over_seeds(point.train_loss).sel(step=last)),
         "final_test_loss": float(test.sel(step=last)),
         "diverged": int(point.diverged.sum()),
         "n_seeds": int(point.diverged.size),
@@ -164,11 +147,9 @@ def summary(point: xr.Dataset) -> dict[str, Any]:
         "best_test_loss": float(np.nanmin(test.values)) if finite.any() else float("nan"),
     }
     if "probe_pred" in point:
-        over = seed_dims(point)
-        final = point.isel(pred_step=-1)
-        out["final_probe_loss_ensemble"] = float(ensemble.ensemble_loss(final, over) if over else ensemble.member_loss(final))
+        out["final_probe_loss_ensemble"] = float(_ensemble_probe_loss(point.isel(pred_step=-1)))
     if "ntk_eigenvalues" in point:
-        out["final_ntk_eigenvalues"] = _mean(point.ntk_eigenvalues.isel(ntk_step=-1)).values.tolist()
+        out["final_ntk_eigenvalues"] = mean_over_seeds(point.ntk_eigenvalues.isel(ntk_step=-1)).values.tolist()
     return out
 
 

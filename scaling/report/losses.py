@@ -18,13 +18,10 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib import colors, ticker  # noqa: E402
 
-from scaling.summary import SEED_DIMS, final_test_loss  # noqa: E402
+from scaling.summary import final_test_loss, mean_over_seeds  # noqa: E402
+from scaling.theory.learning_rate import gamma_lr_exponents  # noqa: E402
 
 SHOWN = ("gamma", "width", "lr")
-
-
-def mean_over_seeds(da: xr.DataArray) -> xr.DataArray:
-    return da.mean([d for d in da.dims if d in SEED_DIMS])
 
 
 def held(da: xr.DataArray, keep: tuple[str, ...]) -> tuple[xr.DataArray, str]:
@@ -130,8 +127,7 @@ def gamma_lr_map(ds: xr.Dataset) -> plt.Figure | None:
     best = np.array([best_lr(grid.sel(gamma=g)) or np.nan for g in gammas], float)
     ax.plot(best, gammas, "o", color="white", markeredgecolor="black", label="η*(γ)")
     values = config_values(ds)
-    layers, adam = values.get("model.depth", 1), values.get("optim.name") == "adam"
-    small, large = (1.0, 1.0 / layers) if adam else (2.0, 2.0 / layers)
+    small, large = gamma_lr_exponents(values.get("model.depth", 1), values.get("optim.name", "sgd"))
     anchor = gammas[np.argmin(np.abs(np.log(gammas)))]
     anchor_lr = best[list(gammas).index(anchor)]
     dense = np.geomspace(gammas[0], gammas[-1], 50)

@@ -16,9 +16,8 @@ import xarray as xr  # noqa: E402
 from matplotlib import colors  # noqa: E402
 
 from scaling.measure import ensemble  # noqa: E402
-from scaling.report.losses import (SHOWN, best_lr, gamma_label, gamma_panels, held,  # noqa: E402
-                                   lines_by_width, mean_over_seeds, sel_present)
-from scaling.summary import SEED_DIMS, final_test_loss  # noqa: E402
+from scaling.report.losses import SHOWN, best_lr, gamma_label, gamma_panels, held, lines_by_width, sel_present  # noqa: E402
+from scaling.summary import SEED_DIMS, final_test_loss, mean_over_seeds  # noqa: E402
 
 
 def ntk_spectra(ds: xr.Dataset) -> plt.Figure | None:
