@@ -47,7 +47,8 @@ def leaf_kernels(model, variables: dict[str, Any], x, full: bool = False, block:
     _, captured = model.apply(variables, x, mutable=[FACTORS, PERTURBATIONS])
     factors = traverse_util.flatten_dict(captured.get(FACTORS, {}), sep=SEP)
     params = traverse_util.flatten_dict(variables["params"], sep=SEP)
-    structured = {path for path in params if path in factors and len(factors[path]) == 1}
+    # a list, in the tree's order: the kernels are summed in this order, the same in every process
+    structured = [path for path in params if path in factors and len(factors[path]) == 1]
     kernels = {}
     if structured:
         cotangents = _output_cotangents(model, variables, x, captured[PERTURBATIONS], select)
