@@ -28,7 +28,9 @@ import ml_collections
 
 from scaling.parameterization import BRANCH_SCALINGS
 
-SECTIONS = ("model", "data", "optim", "train", "measure", "theory", "log")
+SECTIONS = ("model", "data", "optim", "train", "measure", "theory", "checkpoint", "log")
+# Fields that change no result: never swept, and not part of a sweep's identity.
+NOT_RESULTS = ("checkpoint.", "log.")
 WANDB_MODES = ("online", "offline", "disabled")
 
 
@@ -253,7 +255,15 @@ SCHEMA: dict[str, Field] = {
     # theory: a closed-form prediction stored beside each member's losses (scaling/theory/curves.py)
     "theory.name": Field(str, None, optional=True, choices=_theories),
     "theory.nodes": Field(int, 32, check=_at_least(4), rule=">= 4 (Talbot nodes M of a Laplace inversion)"),
-    # log: never swept, and not part of a sweep's identity (they change no result)
+    # checkpoint: when a group in training saves its state (scaling/checkpoint.py) and when a
+    # claim on a group is stale (scaling/lock.py); like log, never swept and not part of a
+    # sweep's identity (a group's numbers are the same whatever its checkpoints)
+    "checkpoint.every_steps": Field(int, None, optional=True, check=_at_least(1), rule=">= 1 (steps between checkpoints)"),
+    "checkpoint.every_seconds": Field(float, 300.0, optional=True, check=_positive, rule="> 0 (seconds between checkpoints)"),
+    "checkpoint.keep": Field(int, 2, check=_at_least(1), rule=">= 1 (checkpoints kept per group)"),
+    "checkpoint.stale_lock_s": Field(float, 600.0, check=_positive,
+                                     rule="> 0 (seconds without a heartbeat after which a claim on a group is stale)"),
+    # log
     "log.progress": Field(bool, True),
     "log.report": Field(bool, True),  # draw `scaling report` at the end of a sweep
     "log.wandb.mode": Field(str, None, optional=True, choices=WANDB_MODES),  # None: $WANDB_MODE, else disabled
@@ -352,8 +362,9 @@ def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
     for path, vals in _flatten(sweep).items():
         if path not in SCHEMA:
             raise ConfigError("sweep." + path, vals, _unknown_field(path))
-        if path.startswith(("log.", "theory.")):
-            raise ConfigError("sweep." + path, vals, "a model, data, optim, train or measure field (log and theory fields are not swept)")
+        if path.startswith(NOT_RESULTS + ("theory.",)):
+            raise ConfigError("sweep." + path, vals,
+                              "a model, data, optim, train or measure field (theory, checkpoint and log fields are not swept)")
         swept[path] = [SCHEMA[path].coerce(f"sweep.{path}", v) for v in _as_list("sweep." + path, vals)]
 
     axes, used = [], set()
@@ -380,6 +391,29 @@ def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
         if values["theory.name"] is not None:
             curves.check(group.values, swept)
     return resolved
+
+
+def changes(old: Resolved, new: Resolved) -> list[str]:
+    """How ``new`` differs from ``old`` in what results depend on, one line per field: the
+    ``NOT_RESULTS`` fields and values added to a sweep axis are not changes (an extended sweep
+    keeps every result of the old one).  Empty: ``new`` may run in ``old``'s directory."""
+    old_axes, new_axes = dict(old.axes), dict(new.axes)
+    swept = {path for fields in [*old_axes, *new_axes] for path in fields}
+    out = []
+    for path in SCHEMA:
+        if not path.startswith(NOT_RESULTS) and path not in swept and old.values[path] != new.values[path]:
+            out.append(f"{path}: {old.values[path]!r} there, {new.values[path]!r} here")
+    for fields in [*old_axes, *(f for f in new_axes if f not in old_axes)]:
+        name, before, after = "sweep." + "+".join(fields), old_axes.get(fields), new_axes.get(fields)
+        shown = lambda points: [p[0] if len(p) == 1 else list(p) for p in points]  # noqa: E731
+        if after is None:
+            out.append(f"{name}: {shown(before)} there, not swept here")
+        elif before is None:
+            out.append(f"{name}: not swept there, {shown(after)} here")
+        elif not set(before) <= set(after):
+            out.append(f"{name}: {shown(before)} there, {shown(after)} here (without "
+                       f"{shown([p for p in before if p not in after])})")
+    return out
 
 
 def _unknown_field(path: str) -> str:
