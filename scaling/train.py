@@ -266,9 +266,12 @@ class Program:
         return out
 
     def events(self) -> np.ndarray:
-        """Steps at which the host takes over: every measurement, and ``train.segments`` stops."""
+        """Steps at which the host takes over: every measurement, ``train.segments`` stops and
+        ``checkpoint.every_steps`` (splitting the loop there changes no number)."""
         stops = np.round(np.linspace(0, self.steps, self.values["train.segments"] + 1)).astype(np.int64)
-        return np.unique(np.concatenate([stops, *self.schedules().values()]))
+        every = self.values["checkpoint.every_steps"]
+        saves = np.arange(0, self.steps, every) if every else []
+        return np.unique(np.concatenate([stops, saves, *self.schedules().values()]).astype(np.int64))
 
     def shapes(self) -> dict:
         """The shapes of a member's variables and sown features (no compute)."""
@@ -404,21 +407,34 @@ class Program:
         wide = self.values["model.width"] >= CPU_UNBATCHED_WIDTH and jax.default_backend() == "cpu"
         return 1 if wide and not self.stream.streamed else MAX_CHUNK
 
-    def run_chunk(self, members: list[dict], on_progress: Callable[[int], None]) -> tuple[dict, dict]:
-        """Train one chunk from init to ``train.steps``, measuring at each schedule's steps.
+    def run_chunk(self, members: list[dict], on_progress: Callable[[int], None], resume: Snapshot | None = None,
+                  at_stop: Callable[[int, Callable[[], Snapshot]], None] = lambda t, snapshot: None) -> tuple[dict, dict]:
+        """Train one chunk from init (or from ``resume``) to ``train.steps``, measuring at each
+        schedule's steps.  ``at_stop(t, snapshot)`` is called at every host stop t, before its
+        measurements; ``snapshot()`` copies the chunk to the host (for a checkpoint).
 
         Returns the final states and, per schedule, its metrics stacked as (steps, members, ...)."""
         arrays = self.member_arrays(members)
         advance = self.chunk_advance_fn(members)
         schedules, events = self.schedules(), self.events()
-        recorded: dict[str, list] = {name: [] for name in schedules}
-        states = self.init_fn()(arrays)
+        if resume is None:
+            start, states, recorded, position = 0, self.init_fn()(arrays), {name: [] for name in schedules}, None
+        else:
+            start, states, position = resume.step, jax.tree.map(jnp.asarray, resume.states), resume.data_position
+            recorded = {name: [{k: v[i] for k, v in resume.recorded[name].items()}
+                               for i in range(int(np.sum(steps < start)))] for name, steps in schedules.items()}
+            events = np.union1d(events, [start])
+            on_progress(start)
         loader = None
         if self.stream.streamed and self.stream.n_train is None:
             seeds, arrays["data.slot"] = np.unique([m["data.seed"] for m in members], return_inverse=True)
-            loader = self.stream.loader(seeds)
+            loader = self.stream.loader(seeds, states=position)
         for t, following in zip(events, list(events[1:]) + [self.steps + 1]):
             t, following = int(t), int(following)  # python ints: one jit signature
+            if t < start:
+                continue
+            at_stop(t, lambda: Snapshot(t, jax.device_get(states), stack_recorded(recorded),
+                                        loader.state() if loader else None))
             blocks = loader.blocks(t, following) if loader else [(t, following, None)]
             for start, stop, block in blocks:
                 if start == t:
@@ -430,7 +446,7 @@ class Program:
                 if loader and loader.serial:  # read the next block only once these steps are done
                     jax.block_until_ready(states)
             on_progress(following - t)
-        stacked = {name: {k: np.stack([m[k] for m in metrics]) for k in metrics[0]} for name, metrics in recorded.items()}
+        stacked = stack_recorded(recorded)
         if "ntk" in stacked:
             kernels = stacked["ntk"]
             kept = {k: kernels[k] for k in ("ntk", "ntk_lr")} if self.values["measure.ntk_kernels"] else {}
@@ -449,16 +465,23 @@ class Program:
         return [m | {"lr_effective": float(m["optim.lr"] * f)} for m, f in zip(members, factors)]
 
     def train(self, members: list[dict], on_progress: Callable[[int], None] = lambda n: None,
-              on_chunk: Callable[[int, dict], None] = lambda n, r: None) -> dict[str, np.ndarray]:
-        """Train ``members`` in chunks of ``train.max_members``; return their metrics as numpy arrays,
-        (members, steps, ...).  ``on_chunk(n_done, results_so_far)`` is called after each chunk."""
+              on_chunk: Callable[[int, dict], None] = lambda n, r: None, chunk: int | None = None,
+              checkpoints: Any = None) -> dict[str, np.ndarray]:
+        """Train ``members`` in chunks of ``chunk`` (default: ``train.max_members``, at most all of
+        them); return their metrics as numpy arrays, (members, steps, ...).  ``on_chunk(n_done,
+        results_so_far)`` is called after each chunk.  ``checkpoints``: ``resume(members) ->
+        Snapshot | None`` and ``at_stop(members, t, snapshot)`` for each chunk (checkpoint.py)."""
         members = self.with_effective_lr(members)
-        chunk = min(self.chunk_size(), len(members))
+        chunk = chunk or min(self.chunk_size(), len(members))
         results: dict[str, list] = {}
         for start in range(0, len(members), chunk):
             part = members[start:start + chunk]
             padded = part + [part[-1]] * (chunk - len(part))  # one compiled shape for every chunk
-            states, stacked = self.run_chunk(padded, on_progress)
+            if checkpoints is None:
+                states, stacked = self.run_chunk(padded, on_progress)
+            else:
+                states, stacked = self.run_chunk(padded, on_progress, checkpoints.resume(padded),
+                                                 functools.partial(checkpoints.at_stop, padded))
             chunk_results = {k: np.moveaxis(v, 0, 1)[: len(part)] for metrics in stacked.values() for k, v in metrics.items()}
             chunk_results["diverged"] = np.asarray(states["diverged"])[: len(part)]
             chunk_results["diverged_step"] = np.asarray(states["diverged_step"])[: len(part)]
@@ -467,6 +490,22 @@ class Program:
                 results.setdefault(k, []).append(v)
             on_chunk(start + len(part), {k: np.concatenate(v) for k, v in results.items()})
         return {k: np.concatenate(v) for k, v in results.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """A chunk at host stop ``step``, before that step's measurements: what a checkpoint holds."""
+
+    step: int
+    states: dict  # the members' train states, leading member axis
+    recorded: dict[str, dict[str, np.ndarray]]  # per schedule, its metrics at its steps < step, (steps, members, ...)
+    data_position: list | None  # grain's iterator state per data seed of a streamed dataset, else None
+
+
+def stack_recorded(recorded: dict[str, list[dict]]) -> dict[str, dict[str, np.ndarray]]:
+    """Per schedule, its host metrics stacked over its steps so far (schedules with none left out)."""
+    return {name: {k: np.stack([m[k] for m in metrics]) for k in metrics[0]}
+            for name, metrics in recorded.items() if metrics}
 
 
 def member_rows(rows, members):
