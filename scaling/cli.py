@@ -32,13 +32,23 @@ def _cmd_run(args, extra) -> int:
 
     from rich.console import Console
 
+    from scaling.checkpoint import Stopped
+
     resolved = runner.resolve(args.config, _overrides(extra))
     out = Path(args.out or Path("runs") / Path(args.config).stem)
-    runner.run(resolved, out, progress=False if args.no_progress else None)
+    try:
+        runner.run(resolved, out, progress=False if args.no_progress else None, overwrite=args.overwrite)
+    except Stopped as stop:
+        print(f"scaling: {stop}; run the same command again to continue", file=sys.stderr)
+        return 128 + stop.signum
+    except runner.OutputError as error:
+        print(f"scaling: error: {error}", file=sys.stderr)
+        return 1
+    ds = store.load(out)
     console = Console()
-    console.print(summary.best_lr_table(store.load(out)))
+    console.print(summary.best_lr_table(ds))
     console.print(f"results: {out}   (in Python: scaling.load({str(out)!r}))", soft_wrap=True)  # paths stay whole
-    if resolved.values["log.report"]:
+    if resolved.values["log.report"] and not ds.attrs["incomplete_groups"]:
         console.print(f"report:  {out / 'report' / 'index.html'}   (scaling report {out} draws it again)", soft_wrap=True)
     return 0
 
@@ -110,7 +120,7 @@ def _cmd_status(args, extra) -> int:
     statuses = status.group_statuses(args.dir)
     console = Console()
     console.print(status.table(statuses, f"sweep {args.dir}"))
-    console.print(status.summary(statuses))
+    console.print(status.summary(statuses), soft_wrap=True)  # one line, whatever the terminal width
     return 0
 
 
@@ -134,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("config", help="a Python file defining get_config()")
     run.add_argument("--out", help="sweep directory (default: runs/<config name>)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--overwrite", action="store_true",
+                     help="delete the results of another sweep in --out instead of refusing it")
     check = commands.add_parser(
         "coordcheck", help="per-layer feature and update RMS against width over the first steps (table and PNG)",
         epilog=f"overrides: {USAGE_OVERRIDE}",

@@ -1,9 +1,10 @@
 """``scaling status DIR``: where a sweep stands, from its directory alone.
 
-A group is *done* when its file says complete, *running* when it holds some chunks of its
-members but not all (a sweep still running, or one stopped mid-group), *pending* when it has
-no file yet.  The time left is estimated from the seconds per member of the groups written
-so far, times the members not yet written.
+A group is *done* when its file holds every member, *running* when a live worker claims it
+(lock.py; its host:pid is shown), *stopped* when it has members or a checkpoint written but no
+live worker (a run killed or preempted mid-group: running the same command resumes it),
+*pending* otherwise.  The time left is estimated from the seconds per member of the groups
+written so far, times the members not yet written.
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from scaling import store, sweep
+from scaling import checkpoint, lock, store, sweep
 from scaling.config import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
 class GroupStatus:
     id: str
-    state: str  # done | running | pending
+    state: str  # done | running | stopped | pending
     members: int
     members_done: int
     diverged: int
     elapsed_s: float | None  # seconds spent on the members done
     updated_s_ago: float | None  # since its file was last written
+    worker: str | None = None  # host:pid of the worker running it
+    checkpoint_step: int | None = None  # the step of the chunk in training its newest checkpoint holds
 
 
 def group_statuses(out: str | Path) -> list[GroupStatus]:
@@ -38,15 +41,19 @@ def group_statuses(out: str | Path) -> list[GroupStatus]:
     statuses = []
     for group in sweep.groups(store.read_sweep(out)):
         found = store.read_group(out, group.id)
-        if found is None:
-            statuses.append(GroupStatus(group.id, "pending", len(group.members), 0, 0, None, None))
-            continue
-        meta, arrays = found
-        done = len(arrays["diverged"])
+        written = store.written_members(found[1]) if found else []
+        owner = lock.live_owner(out, group.id, group.values["checkpoint.stale_lock_s"])
+        latest = checkpoint.latest_step(out, group.id)
+        at_step = None if latest is None else latest % (group.values["train.steps"] + 1)
+        missing = store.missing_members(group, written)
+        state = ("done" if not missing else "running" if owner else "stopped" if written or latest is not None
+                 else "pending")
         statuses.append(GroupStatus(
-            id=group.id, state="done" if meta.get("complete") else "running", members=len(group.members),
-            members_done=done, diverged=int(np.sum(arrays["diverged"])), elapsed_s=float(meta["elapsed_s"]),
-            updated_s_ago=time.time() - store.group_path(out, group.id).stat().st_mtime))
+            id=group.id, state=state, members=len(group.members), members_done=len(group.members) - len(missing),
+            diverged=int(np.sum(found[1]["diverged"])) if found else 0,
+            elapsed_s=float(found[0]["elapsed_s"]) if found else None,
+            updated_s_ago=time.time() - store.group_path(out, group.id).stat().st_mtime if found else None,
+            worker=owner.describe() if owner else None, checkpoint_step=at_step if missing else None))
     return statuses
 
 
@@ -70,22 +77,25 @@ def duration(seconds: float | None) -> str:
 
 
 def table(statuses: list[GroupStatus], title: str) -> Table:
-    """One row per group: state, members written, diverged, time spent, last write."""
+    """One row per group: state (and worker), members written, the newest checkpoint's step,
+    diverged, time spent, last write."""
     out = Table(title=title)
-    for name, justify in [("group", "left"), ("state", "left"), ("members", "right"), ("diverged", "right"),
-                          ("time", "right"), ("last written", "right")]:
+    for name, justify in [("group", "left"), ("state", "left"), ("members", "right"), ("checkpoint", "right"),
+                          ("diverged", "right"), ("time", "right"), ("last written", "right")]:
         out.add_column(name, justify=justify)
     for s in statuses:
         ago = "-" if s.updated_s_ago is None else duration(s.updated_s_ago) + " ago"
-        out.add_row(s.id, s.state, f"{s.members_done}/{s.members}", str(s.diverged), duration(s.elapsed_s), ago)
+        state = f"{s.state} ({s.worker})" if s.worker else s.state
+        at = "-" if s.checkpoint_step is None else f"step {s.checkpoint_step}"
+        out.add_row(s.id, state, f"{s.members_done}/{s.members}", at, str(s.diverged), duration(s.elapsed_s), ago)
     return out
 
 
 def summary(statuses: list[GroupStatus]) -> str:
     """One line: groups per state, members diverged, estimated time left."""
-    counts = {state: sum(s.state == state for s in statuses) for state in ("done", "running", "pending")}
+    counts = {state: sum(s.state == state for s in statuses) for state in ("done", "running", "stopped", "pending")}
     diverged = sum(s.diverged for s in statuses)
     left = seconds_left(statuses)
     eta = "finished" if counts["done"] == len(statuses) else f"about {duration(left)} left" if left else "time left unknown"
-    return (f"{counts['done']} done, {counts['running']} running, {counts['pending']} pending of {len(statuses)} groups; "
-            f"{diverged} members diverged; {eta}")
+    return (f"{counts['done']} done, {counts['running']} running, {counts['stopped']} stopped, {counts['pending']} pending "
+            f"of {len(statuses)} groups; {diverged} members diverged; {eta}")

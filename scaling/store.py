@@ -2,8 +2,10 @@
 
 A sweep directory holds ``sweep.json`` (the resolved config and its axes) and one
 ``groups/<id>.npz`` per group: its members' values and metrics plus a JSON ``meta``
-entry.  Every file is written to a temporary name and renamed into place, so a reader
-never sees a half-written file and the sweep can be loaded while it runs.
+entry, rewritten after each chunk of members.  Every file is written to a temporary name
+and renamed into place, so a reader never sees a half-written file (a crash or a full disk
+leaves the previous version) and the sweep can be loaded while it runs.  A group is
+complete when its file holds every member of the sweep's current config.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
+import zipfile
 from pathlib import Path
 from collections.abc import Collection
 from typing import Any
@@ -23,6 +27,7 @@ from scaling import sweep as sweep_lib
 
 SWEEP_FILE = "sweep.json"
 MEMBER_PREFIX = "member:"
+UNREADABLE = (OSError, ValueError, KeyError, EOFError, StopIteration, zipfile.BadZipFile)  # a damaged group file
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -60,17 +65,57 @@ def write_group(out: Path, group: sweep_lib.Group, members: list[dict], results:
 
 
 def read_group(out: Path, group_id: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """A group's (meta, arrays); None if it has no file, or (with a warning) an unreadable one."""
     path = group_path(out, group_id)
-    if not path.exists():
+    try:
+        with np.load(path) as blob:
+            arrays = {k: blob[k] for k in blob.files}
+        return json.loads(str(arrays.pop("meta"))), arrays
+    except FileNotFoundError:
         return None
-    with np.load(path) as blob:
-        arrays = {k: blob[k] for k in blob.files}
-    return json.loads(str(arrays.pop("meta"))), arrays
+    except UNREADABLE as error:
+        warnings.warn(f"{path} is unreadable ({type(error).__name__}: {error}); its group counts as not written",
+                      stacklevel=2)
+        return None
 
 
-def group_done(out: Path, group_id: str) -> bool:
-    found = read_group(out, group_id)
-    return found is not None and found[0].get("complete", False)
+def member_key(member: dict) -> tuple:
+    return tuple((field, member[field]) for field in sorted(member))
+
+
+def written_members(arrays: dict[str, np.ndarray]) -> list[dict]:
+    """The members a group's file (its arrays) holds, in its order."""
+    columns = {k[len(MEMBER_PREFIX):]: v for k, v in arrays.items() if k.startswith(MEMBER_PREFIX)}
+    n = len(next(iter(columns.values())))
+    return [{field: column[i].item() for field, column in columns.items()} for i in range(n)]
+
+
+def read_members(out: Path, group_id: str) -> list[dict] | None:
+    """The members a group's file holds (reading only their columns); None: no readable file."""
+    path = group_path(out, group_id)
+    try:
+        with np.load(path) as blob:
+            return written_members({k: blob[k] for k in blob.files if k.startswith(MEMBER_PREFIX)})
+    except FileNotFoundError:
+        return None
+    except UNREADABLE:
+        return None  # read_group says so
+
+
+def missing_members(group: sweep_lib.Group, written: list[dict] | None) -> list[dict]:
+    """The members of ``group`` not among ``written`` (the members its file holds, or None)."""
+    have = {member_key(m) for m in written or []}
+    return [m for m in group.members if member_key(m) not in have]
+
+
+def group_done(out: Path, group: sweep_lib.Group) -> bool:
+    return not missing_members(group, read_members(out, group.id))
+
+
+def remove_partial_writes(out: Path, group_id: str) -> None:
+    """Delete the temporary files of a group-file write a killed process left (call under its claim)."""
+    for partial in (Path(out) / "groups").glob(f".{group_id}.npz.*.tmp"):
+        partial.unlink(missing_ok=True)
 
 
 def _union_coords(metas: list[dict]) -> dict[str, list]:
@@ -91,9 +136,10 @@ def load(out: str | Path, groups: Collection[str] | None = None) -> xr.Dataset:
     ``lr``, ``seed``; the full path with '_' where two leaves collide); fields zipped
     into one axis are extra coordinates along it.  Each measurement has its own step
     coordinate (``step`` for losses, ``pred_step``, ``ntk_step``, ``feature_step``), and
-    ``param`` / ``feature`` name the layers of the feature-learning signals.  Members not
-    run yet are NaN, with ``completed`` False; ``ds.attrs["incomplete_groups"]`` lists the
-    unfinished groups.  ``groups``: read only these groups' files (the others are NaN).
+    ``param`` / ``feature`` name the layers of the feature-learning signals.  Only whole files
+    of whole members are read: a member not written yet (pending, in training, in a stopped
+    run) is NaN with ``completed`` False, and ``ds.attrs["incomplete_groups"]`` lists the groups
+    with such members.  ``groups``: read only these groups' files (the others are NaN).
     """
     out = Path(out)
     if not (out / SWEEP_FILE).exists():
@@ -119,10 +165,7 @@ def load(out: str | Path, groups: Collection[str] | None = None) -> xr.Dataset:
 
     variables: dict[str, np.ndarray] = {}
     completed = np.zeros(shape, bool)
-    incomplete = []
     for group_id, (meta, arrays) in found.items():
-        if not meta.get("complete", False):
-            incomplete.append(group_id)
         columns = {k[len(MEMBER_PREFIX):]: v for k, v in arrays.items() if k.startswith(MEMBER_PREFIX)}
         group_values = {**resolved.values, **meta["point"]}
         for name, value in arrays.items():
@@ -155,8 +198,8 @@ def load(out: str | Path, groups: Collection[str] | None = None) -> xr.Dataset:
     attrs = {
         "config": json.dumps(resolved.to_json()),
         "lr_convention": json.dumps({g: m.get("lr_convention", "") for g, (m, _) in found.items()}),
-        "incomplete_groups": sorted(incomplete) + sorted(
-            g.id for g in sweep_lib.groups(resolved) if g.id not in found
-        ),
+        "incomplete_groups": sorted(g.id for g in sweep_lib.groups(resolved)
+                                    if (groups is None or g.id in groups)
+                                    and missing_members(g, written_members(found[g.id][1]) if g.id in found else None)),
     }
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)

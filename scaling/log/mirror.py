@@ -25,7 +25,7 @@ from scaling.log import records
 
 # WANDB_MODE values wandb accepts, as the mode they mean.
 ENV_MODES = {"online": "online", "offline": "offline", "disabled": "disabled", "run": "online", "dryrun": "offline"}
-MIRRORED_DIR = "mirrored"  # under DIR/wandb: one empty file per group already sent
+MIRRORED_DIR = "mirrored"  # under DIR/wandb: one file per group already sent
 
 
 def mode(values: dict) -> str:
@@ -122,8 +122,8 @@ class Mirror:
                           config=config, settings=settings)
 
     def _send_group(self, wandb, group: sweep_lib.Group) -> None:
-        marker = self.out / "wandb" / MIRRORED_DIR / group.id
-        if marker.exists():
+        marker = self.out / "wandb" / MIRRORED_DIR / group.id  # holds the members sent ('' before they were counted)
+        if marker.exists() and marker.read_text() in ("", str(len(group.members))):
             return
         gds = records.group_dataset(store.load(self.out, groups=[group.id]), self.resolved, group)
         if self.per_point:
@@ -140,7 +140,7 @@ class Mirror:
             run.log({name: wandb.Table(columns=columns, data=rows) for name, (columns, rows) in tables.items()})
             run.finish()
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        marker.write_text(str(len(group.members)))
 
     def _send_report(self, wandb, report_dir: Path) -> None:
         from scaling import summary
