@@ -26,6 +26,30 @@ def get_config():
 '''
 
 
+_PROGRAMS = {}
+
+
+@pytest.fixture(scope="module")
+def reuse_programs():
+    """One Program per distinct config in this process, so a module's in-process reruns of a
+    sweep compile nothing again."""
+    import json
+
+    from scaling import train
+
+    build = train.build
+
+    def cached_build(values):
+        key = json.dumps(values, sort_keys=True)  # values hold lists (log.wandb.tags)
+        if key not in _PROGRAMS:
+            _PROGRAMS[key] = build(values)
+        return _PROGRAMS[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train, "build", cached_build)
+        yield
+
+
 @pytest.fixture
 def tiny_config_file(tmp_path):
     path = tmp_path / "tiny.py"

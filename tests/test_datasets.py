@@ -134,6 +134,40 @@ def test_streamed_and_on_device_training_agree(local_dir, monkeypatch):
     assert on_device["test_loss"][:, -1].max() < on_device["test_loss"][:, 0].min()
 
 
+def test_a_streamed_sweep_stopped_mid_way_resumes_at_its_data_position(local_dir, tmp_path, monkeypatch):
+    import signal
+
+    import scaling
+    from scaling import checkpoint
+
+    example_bytes = 4 * 4 * 3 + 4
+    monkeypatch.setattr(datasets, "BLOCK_BYTES", 3 * example_bytes * 8 * 2)  # blocks of 3 steps for 2 seeds
+    config = {"model": {"arch": "mlp", "width": 16, "depth": 2},
+              "data": {"task": "tfds", "name": "scaling_id_images", "data_dir": local_dir, "storage": "stream",
+                       "batch_size": 8, "n_test": 40, "n_probe": 8},
+              "train": {"steps": 30, "n_logs": 4, "segments": 3}, "checkpoint": {"every_steps": 7},
+              "measure": {"ntk": False, "features": False}, "log": {"progress": False, "report": False},
+              "sweep": {"data": {"seed": [0, 1]}, "optim": {"lr": [0.2, 0.5]}}}
+    whole = scaling.load(scaling.run(config, tmp_path / "whole"))
+    save, saves = checkpoint.GroupCheckpoints.save, []
+
+    def save_then_stop(self, members, snapshot):  # SIGTERM after the second save
+        save(self, members, snapshot)
+        saves.append(snapshot)
+        if len(saves) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(checkpoint.GroupCheckpoints, "save", save_then_stop)
+    with pytest.raises(checkpoint.Stopped):
+        scaling.run(config, tmp_path / "stopped")
+    monkeypatch.setattr(checkpoint.GroupCheckpoints, "save", save)
+    assert [s.step for s in saves[:2]] == [7, 14] and saves[2].step > 14  # the signal's save at the next stop
+    assert len(saves[2].data_position) == 2  # grain's position in each data seed's order
+    resumed = scaling.load(scaling.run(config, tmp_path / "stopped"))
+    for name in whole.data_vars:
+        np.testing.assert_array_equal(resumed[name].values, whole[name].values, err_msg=name)
+
+
 def test_finite_training_set_is_a_fixed_seed_subsample(local_dir):
     stream = train.build(values(**{"data.data_dir": local_dir, "data.n_train": 50, "data.batch_size": 10})).stream
     a, b, other = (stream.member_data(seed, 0.0)["train"] for seed in (4, 4, 5))

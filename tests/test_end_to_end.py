@@ -140,7 +140,7 @@ def test_status_counts_groups_divergences_and_estimates_the_time_left(tiny_run, 
     printed = capsys.readouterr().out
     n_diverged = int(scaling.load(out).diverged.sum())
     assert n_diverged > 0  # lr 1e5 diverges
-    assert "2 done, 0 running, 0 pending of 2 groups" in printed and f"{n_diverged} members diverged" in printed
+    assert "2 done, 0 running, 0 stopped, 0 pending of 2 groups" in printed and f"{n_diverged} members diverged" in printed
     assert "finished" in printed
     copy = tmp_path / "copy"
     os.system(f"cp -r {out} {copy}")
@@ -150,15 +150,15 @@ def test_status_counts_groups_divergences_and_estimates_the_time_left(tiny_run, 
     half = len(first.members) // 2
     results = {k: v[:half] for k, v in arrays.items() if not k.startswith(store.MEMBER_PREFIX)}
     store.write_group(copy, first, first.members[:half], results, {**meta, "elapsed_s": 10.0, "complete": False})
-    running, pending = status.group_statuses(copy)
-    assert (running.state, running.members_done, running.members) == ("running", half, len(first.members))
-    assert running.diverged == int(arrays["diverged"][:half].sum()) and running.updated_s_ago < 60
+    stopped, pending = status.group_statuses(copy)
+    assert (stopped.state, stopped.members_done, stopped.members) == ("stopped", half, len(first.members))
+    assert stopped.diverged == int(arrays["diverged"][:half].sum()) and stopped.updated_s_ago < 60
     assert (pending.state, pending.members_done, pending.elapsed_s) == ("pending", 0, None)
-    left = status.seconds_left([running, pending])
+    left = status.seconds_left([stopped, pending])
     assert left == pytest.approx(10.0 / half * (len(first.members) - half + len(second.members)))
     assert cli.main(["status", str(copy)]) == 0
     printed = capsys.readouterr().out
-    assert "0 done, 1 running, 1 pending of 2 groups" in printed and f"about {status.duration(left)} left" in printed
+    assert "0 done, 0 running, 1 stopped, 1 pending of 2 groups" in printed and f"about {status.duration(left)} left" in printed
 
 
 def test_status_of_a_directory_without_a_sweep(tmp_path, capsys):
