@@ -43,9 +43,20 @@ CHECKPOINT_DIR = "checkpoints"
 ORBAX_TMP = ".orbax-checkpoint-tmp"  # orbax writes a checkpoint under this suffix, then renames it
 FREE_MARGIN_BYTES = 2**20  # a save needs its arrays' bytes plus this free on the disk
 
-# orbax logs a failed background write (a full disk) through absl, many lines per file, before
-# the error reaches us; the run reports it in one line (runner.OutputError).
+# A failed orbax write (a full disk) or read (a corrupt checkpoint) is logged through absl, many
+# lines per file, and leaves tensorstore callbacks aimed at orbax's closed asyncio loop, each
+# printing 'Event loop is closed' as an unraisable exception, from any thread at any time after.
+# The run reports the failure itself, in one line; that noise, and only it, is dropped.
 logging.getLogger("absl").setLevel(logging.CRITICAL)
+_unraisable = sys.unraisablehook
+
+
+def _drop_closed_loop(unraisable) -> None:
+    if not (isinstance(unraisable.exc_value, RuntimeError) and str(unraisable.exc_value) == "Event loop is closed"):
+        _unraisable(unraisable)
+
+
+sys.unraisablehook = _drop_closed_loop
 
 
 class Stopped(Exception):
@@ -87,23 +98,6 @@ class Signals:
 
 def _warn(text: str) -> None:
     print(f"scaling: warning: {text}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def _quiet_closed_loop():
-    """A failed orbax restore leaves tensorstore callbacks aimed at its closed asyncio loop, each
-    printing 'Event loop is closed' as an unraisable exception; those, and only those, are dropped."""
-    previous = sys.unraisablehook
-
-    def hook(unraisable):
-        if not (isinstance(unraisable.exc_value, RuntimeError) and str(unraisable.exc_value) == "Event loop is closed"):
-            previous(unraisable)
-
-    sys.unraisablehook = hook
-    try:
-        yield
-    finally:
-        sys.unraisablehook = previous
 
 
 @contextlib.contextmanager
@@ -171,8 +165,7 @@ class GroupCheckpoints:
         snapshot, passed = None, []
         for n in candidates:
             try:
-                with _quiet_closed_loop():
-                    snapshot = self._restore(n, members)
+                snapshot = self._restore(n, members)
             except Exception as error:  # a corrupt or partial checkpoint: fall back to the one before
                 reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
                 _warn(f"checkpoint {self.dir / str(n)} of group {self.group_id} is unreadable "
