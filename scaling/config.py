@@ -477,9 +477,9 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def apply_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]) -> dict:
+def apply_overrides(config: ml_collections.ConfigDict | dict, overrides: dict[str, str]) -> dict:
     """Apply ``{"model.width": "512", "sweep.optim.lr": "[0.1, 1]"}`` to a config; return a plain dict."""
-    tree = config.to_dict()
+    tree = config.to_dict() if isinstance(config, ml_collections.ConfigDict) else copy.deepcopy(dict(config))
     for path, text in overrides.items():
         node, parts = tree, path.split(".")
         for part in parts[:-1]:

@@ -107,6 +107,14 @@ def test_defaults_fill_missing_fields_and_overrides_apply(tiny_config_file):
     assert dict((f[0], [p[0] for p in pts]) for f, pts in resolved.axes)["model.width"] == [32, 64]
 
 
+def test_a_config_file_returning_a_plain_dict_takes_overrides(tmp_path):
+    path = tmp_path / "plain.py"
+    path.write_text("def get_config():\n    return {'model': {'depth': 2}, 'sweep': {'optim': {'lr': [0.1, 0.2]}}}\n")
+    config = config_lib.load_file(path)
+    resolved = config_lib.resolve(config_lib.apply_overrides(config, {"model.depth": "4"}))
+    assert resolved.values["model.depth"] == 4 and config["model"]["depth"] == 2  # the file's dict is not changed
+
+
 def test_ints_are_accepted_for_floats_and_none_for_optional():
     resolved = config_lib.resolve({"model": {"gamma": 2}, "data": {"n_train": None}})
     assert resolved.values["model.gamma"] == 2.0 and isinstance(resolved.values["model.gamma"], float)
