@@ -15,7 +15,7 @@ import scaling
 from scaling import lock, store, sweep
 
 FAULTS = Path(__file__).with_name("faults.py")
-WIDTHS = [8, 10, 12, 14, 16, 18, 20, 22]
+WIDTHS = [8, 10, 12, 14, 16, 18]
 CONFIG = {
     "model": {"width": 8, "depth": 2},
     "data": {"dim": 4, "batch_size": 8, "n_test": 16, "n_probe": 4},
