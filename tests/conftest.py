@@ -7,7 +7,10 @@ os.environ["TFDS_DATA_DIR"] = tempfile.mkdtemp(prefix="scaling-tests-tfds-")  # 
 for _name in ("WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):  # wandb's staging and settings, not in ~
     os.environ[_name] = tempfile.mkdtemp(prefix=f"scaling-tests-{_name.lower()}-")
 
+import jax  # noqa: E402
 import pytest  # noqa: E402
+
+X64_AT_START = jax.config.jax_enable_x64
 
 from scaling import config as config_lib  # noqa: E402
 
@@ -24,6 +27,14 @@ def get_config():
     c.sweep = dict(model=dict(width=[8, 16], gamma=[0.5, 2.0]), optim=dict(lr=[0.1, 1e5]), train=dict(seed=[0, 1]))
     return c
 '''
+
+
+@pytest.fixture(autouse=True)
+def restore_x64():
+    """A float64 sweep turns on jax_enable_x64 for its whole process; the next test, whichever it
+    is (tests run a file per core, in any order), starts with the process's own setting."""
+    yield
+    jax.config.update("jax_enable_x64", X64_AT_START)
 
 
 _PROGRAMS = {}
