@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-MODES = {
+MODES = {  # each sets both intervals, whatever the config file says
     "none": ["--config.checkpoint.every_steps=None", "--config.checkpoint.every_seconds=None"],
-    "every 300 s (default)": [],
-    "every 10 s": ["--config.checkpoint.every_seconds=10"],
+    "every 300 s (default)": ["--config.checkpoint.every_steps=None", "--config.checkpoint.every_seconds=300"],
+    "every 10 s": ["--config.checkpoint.every_steps=None", "--config.checkpoint.every_seconds=10"],
     "every 100 steps": ["--config.checkpoint.every_steps=100", "--config.checkpoint.every_seconds=None"],
 }
 COUNTER = """
