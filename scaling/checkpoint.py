@@ -46,8 +46,9 @@ FREE_MARGIN_BYTES = 2**20  # a save needs its arrays' bytes plus this free on th
 # A failed orbax write (a full disk) or read (a corrupt checkpoint) is logged through absl, many
 # lines per file, and leaves tensorstore callbacks aimed at orbax's closed asyncio loop, each
 # printing 'Event loop is closed' as an unraisable exception, from any thread at any time after.
-# The run reports the failure itself, in one line; that noise, and only it, is dropped.
-logging.getLogger("absl").setLevel(logging.CRITICAL)
+# The run reports the failure itself, in one line; that noise, and only it, is dropped: orbax's
+# absl records (other libraries' stay) and that one unraisable exception.
+logging.getLogger("absl").addFilter(lambda record: f"{os.sep}orbax{os.sep}" not in record.pathname)
 _unraisable = sys.unraisablehook
 
 
