@@ -28,9 +28,9 @@ import ml_collections
 
 from scaling.parameterization import BRANCH_SCALINGS
 
-SECTIONS = ("model", "data", "optim", "train", "measure", "theory", "checkpoint", "log")
+SECTIONS = ("model", "data", "optim", "train", "measure", "theory", "checkpoint", "launch", "log")
 # Fields that change no result: never swept, and not part of a sweep's identity.
-NOT_RESULTS = ("checkpoint.", "log.")
+NOT_RESULTS = ("checkpoint.", "launch.", "log.")
 WANDB_MODES = ("online", "offline", "disabled")
 
 
@@ -263,6 +263,20 @@ SCHEMA: dict[str, Field] = {
     "checkpoint.keep": Field(int, 2, check=_at_least(1), rule=">= 1 (checkpoints kept per group)"),
     "checkpoint.stale_lock_s": Field(float, 600.0, check=_positive,
                                      rule="> 0 (seconds without a heartbeat after which a claim on a group is stale)"),
+    # launch: where groups run (scaling/devices.py, scaling/launch.py); like log, never swept and
+    # not part of a sweep's identity
+    "launch.devices": Field(int, None, optional=True, check=_at_least(1),
+                            rule=">= 1 (devices a group is sharded over; None = every device)"),
+    "launch.shard": Field(str, "members", choices=("members", "width")),  # what is split over the devices
+    "launch.slurm.partition": Field(str, None, optional=True),  # None: the cluster's default partition
+    "launch.slurm.time_min": Field(int, 60, check=_at_least(1), rule=">= 1 (minutes per task before it is requeued)"),
+    "launch.slurm.gpus_per_task": Field(int, 0, check=_nonneg, rule=">= 0"),
+    "launch.slurm.cpus_per_task": Field(int, 1, check=_at_least(1), rule=">= 1"),
+    "launch.slurm.mem_gb": Field(float, None, optional=True, check=_positive, rule="> 0 (None: the partition's default)"),
+    "launch.slurm.array_parallelism": Field(int, 64, check=_at_least(1), rule=">= 1 (array tasks running at once)"),
+    "launch.slurm.groups_per_task": Field(int, 1, check=_at_least(1), rule=">= 1 (groups one array task runs)"),
+    "launch.slurm.nodes": Field(int, 1, check=_at_least(1),
+                                rule=">= 1 (hosts per task, one process each, joined by jax.distributed)"),
     # log
     "log.progress": Field(bool, True),
     "log.report": Field(bool, True),  # draw `scaling report` at the end of a sweep
@@ -364,7 +378,7 @@ def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
             raise ConfigError("sweep." + path, vals, _unknown_field(path))
         if path.startswith(NOT_RESULTS + ("theory.",)):
             raise ConfigError("sweep." + path, vals,
-                              "a model, data, optim, train or measure field (theory, checkpoint and log fields are not swept)")
+                              "a model, data, optim, train or measure field (theory, checkpoint, launch and log fields are not swept)")
         swept[path] = [SCHEMA[path].coerce(f"sweep.{path}", v) for v in _as_list("sweep." + path, vals)]
 
     axes, used = [], set()

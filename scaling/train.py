@@ -1,4 +1,5 @@
-"""The train loop of one group: ``jit(fori_loop(vmap(step)))`` over members.
+"""The train loop of one group: ``jit(fori_loop(vmap(step)))`` over members (on each device
+that ``devices.Placement`` shards them over).
 
 A member's step is a pure function of (member state, member hyperparameters, step).
 All members of a chunk advance together under ``vmap``; a ``fori_loop`` runs the steps
@@ -23,7 +24,7 @@ import optax
 from flax import linen as nn
 from flax import traverse_util
 
-from scaling import data, models, optim
+from scaling import data, devices, models, optim
 from scaling.config import SCHEMA
 from scaling.measure import features as features_lib
 from scaling.measure import ntk as ntk_lib
@@ -120,6 +121,7 @@ class Program:
     rules: Parameterization
     log_steps: np.ndarray
     dtype: Any
+    placement: devices.Placement  # the devices its members run on (devices.py)
     compiled: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)  # jitted fns by key
 
     @property
@@ -301,7 +303,7 @@ class Program:
         """The compiled ``measure_program(name)``, cached."""
         key = ("measure", name)
         if key not in self.compiled:
-            self.compiled[key] = jit(self.measure_program(name))
+            self.compiled[key] = jit(self.placement.wrap(self.measure_program(name), (True, True, False, False)))
         return self.compiled[key]
 
     def measure_program(self, name: str) -> Callable:
@@ -349,7 +351,7 @@ class Program:
     def init_fn(self) -> Callable:
         """jit(vmap(init)), compiled once per program."""
         if "init" not in self.compiled:
-            self.compiled["init"] = jit(jax.vmap(self.init))
+            self.compiled["init"] = jit(self.placement.wrap(jax.vmap(self.init), (True,)))
         return self.compiled["init"]
 
     def advance_fn(self, shared_data: bool = False) -> Callable:
@@ -363,7 +365,8 @@ class Program:
         label noise, so each batch is drawn once for all of them (same numbers, less work)."""
         key = ("advance", shared_data)
         if key not in self.compiled:
-            self.compiled[key] = jit(self.advance_program(shared_data), donate_argnums=(0,))
+            self.compiled[key] = jit(self.placement.wrap(self.advance_program(shared_data), (True, True, False, False, False)),
+                                     donate_argnums=(0,))
         return self.compiled[key]
 
     def chunk_advance_fn(self, members: list[dict]) -> Callable:
@@ -398,14 +401,14 @@ class Program:
         return advance
 
     def chunk_size(self) -> int:
-        """``train.max_members``, or when None: every member at once, except one at a time on CPU
-        at width >= 512, where XLA's batched matmuls run at about half the speed of single ones
-        (benchmarks/throughput.py measures both), unless the data is streamed: every chunk reads
-        the stream again (benchmarks/pipeline.py)."""
+        """``train.max_members``, or when None: every member at once, except one per device at a
+        time on CPU at width >= 512, where XLA's batched matmuls run at about half the speed of
+        single ones (benchmarks/throughput.py measures both), unless the data is streamed: every
+        chunk reads the stream again (benchmarks/pipeline.py)."""
         if self.values["train.max_members"] is not None:
             return self.values["train.max_members"]
         wide = self.values["model.width"] >= CPU_UNBATCHED_WIDTH and jax.default_backend() == "cpu"
-        return 1 if wide and not self.stream.streamed else MAX_CHUNK
+        return self.placement.padded(1) if wide and not self.stream.streamed else MAX_CHUNK
 
     def run_chunk(self, members: list[dict], on_progress: Callable[[int], None], resume: Snapshot | None = None,
                   at_stop: Callable[[int, Callable[[], Snapshot]], None] = lambda t, snapshot: None) -> tuple[dict, dict]:
@@ -413,35 +416,46 @@ class Program:
         schedule's steps.  ``at_stop(t, snapshot)`` is called at every host stop t, before its
         measurements; ``snapshot()`` copies the chunk to the host (for a checkpoint).
 
-        Returns the final states and, per schedule, its metrics stacked as (steps, members, ...)."""
-        arrays = self.member_arrays(members)
+        The chunk is padded to a multiple of the devices (devices.py) with copies of its last
+        member, left out of everything returned or snapshot.
+
+        Returns the final divergence flags (``diverged``, ``diverged_step``) and, per schedule,
+        its metrics stacked as (steps, members, ...), on the host."""
+        n, place = len(members), self.placement
+        members = members + [members[-1]] * (place.padded(n) - n)
+        unpad = functools.partial(jax.tree.map, lambda a: a[:n])
+        arrays = place.put(stack(members, self.dtype))
         advance = self.chunk_advance_fn(members)
         schedules, events = self.schedules(), self.events()
         if resume is None:
             start, states, recorded, position = 0, self.init_fn()(arrays), {name: [] for name in schedules}, None
         else:
-            start, states, position = resume.step, jax.tree.map(jnp.asarray, resume.states), resume.data_position
+            start, position = resume.step, resume.data_position
+            states = place.put(jax.tree.map(lambda a: np.concatenate([a, np.repeat(a[-1:], len(members) - n, 0)]),
+                                            resume.states))
             recorded = {name: [{k: v[i] for k, v in resume.recorded[name].items()}
                                for i in range(int(np.sum(steps < start)))] for name, steps in schedules.items()}
             events = np.union1d(events, [start])
             on_progress(start)
         loader = None
         if self.stream.streamed and self.stream.n_train is None:
-            seeds, arrays["data.slot"] = np.unique([m["data.seed"] for m in members], return_inverse=True)
+            seeds, slots = np.unique([m["data.seed"] for m in members], return_inverse=True)
+            arrays["data.slot"] = place.put(slots)
             loader = self.stream.loader(seeds, states=position)
         for t, following in zip(events, list(events[1:]) + [self.steps + 1]):
             t, following = int(t), int(following)  # python ints: one jit signature
             if t < start:
                 continue
-            at_stop(t, lambda: Snapshot(t, jax.device_get(states), stack_recorded(recorded),
+            at_stop(t, lambda: Snapshot(t, unpad(place.to_host(states)), stack_recorded(recorded),
                                         loader.state() if loader else None))
             blocks = loader.blocks(t, following) if loader else [(t, following, None)]
             for start, stop, block in blocks:
+                block = None if block is None else place.put(block, members=False)
                 if start == t:
                     first = None if block is None else jax.tree.map(lambda a: a[0], block)
                     for name, at in schedules.items():
                         if t in at:
-                            recorded[name].append(jax.device_get(self.measure_fn(name)(states, arrays, t, first)))
+                            recorded[name].append(unpad(place.to_host(self.measure_fn(name)(states, arrays, t, first))))
                 states = advance(states, arrays, start, stop, block)
                 if loader and loader.serial:  # read the next block only once these steps are done
                     jax.block_until_ready(states)
@@ -452,7 +466,7 @@ class Program:
             kept = {k: kernels[k] for k in ("ntk", "ntk_lr")} if self.values["measure.ntk_kernels"] else {}
             stacked["ntk"] = kept | spectrum.derived(kernels, np.asarray(self.stream.probe_target),
                                                      self.values["measure.ntk_top_k"], self.full_kernels())
-        return states, stacked
+        return unpad(place.to_host({k: states[k] for k in ("diverged", "diverged_step")})), stacked
 
     def member_arrays(self, members: list[dict]) -> dict:
         arrays = stack(members, self.dtype)
@@ -478,13 +492,13 @@ class Program:
             part = members[start:start + chunk]
             padded = part + [part[-1]] * (chunk - len(part))  # one compiled shape for every chunk
             if checkpoints is None:
-                states, stacked = self.run_chunk(padded, on_progress)
+                flags, stacked = self.run_chunk(padded, on_progress)
             else:
-                states, stacked = self.run_chunk(padded, on_progress, checkpoints.resume(padded),
+                flags, stacked = self.run_chunk(padded, on_progress, checkpoints.resume(padded),
                                                  functools.partial(checkpoints.at_stop, padded))
             chunk_results = {k: np.moveaxis(v, 0, 1)[: len(part)] for metrics in stacked.values() for k, v in metrics.items()}
-            chunk_results["diverged"] = np.asarray(states["diverged"])[: len(part)]
-            chunk_results["diverged_step"] = np.asarray(states["diverged_step"])[: len(part)]
+            chunk_results["diverged"] = flags["diverged"][: len(part)]
+            chunk_results["diverged_step"] = flags["diverged_step"][: len(part)]
             chunk_results["lr_effective"] = np.asarray([m["lr_effective"] for m in part])
             for k, v in chunk_results.items():
                 results.setdefault(k, []).append(v)
@@ -523,8 +537,9 @@ def member_fields() -> list[str]:
     return [p for p, f in SCHEMA.items() if f.vmapped]
 
 
-def build(values: dict[str, Any]) -> Program:
-    """The program of one group, from its config values."""
+def build(values: dict[str, Any], placement: devices.Placement | None = None) -> Program:
+    """The program of one group, from its config values, on ``placement`` (default: the
+    devices ``launch.devices`` and ``launch.shard`` ask for)."""
     dtype = jnp.dtype(values["train.dtype"])
     stream = data.stream(values, dtype)
     rules = Parameterization(values["model.param"], values["optim.name"])
@@ -536,5 +551,6 @@ def build(values: dict[str, Any]) -> Program:
         rules=rules,
         log_steps=log_steps(values["train.steps"], values["train.n_logs"], values["train.log_spacing"]),
         dtype=dtype,
+        placement=placement or devices.placement(values["launch.devices"], values["launch.shard"]),
     )
 
