@@ -1,4 +1,4 @@
-"""Checkpoints of a group in training, and stopping cleanly on SIGTERM / SIGINT.
+"""Checkpoints of a group in training, and stopping cleanly on SIGTERM / SIGINT / SIGUSR2.
 
 One orbax ``CheckpointManager`` per group, in ``DIR/checkpoints/<group>/``.  A checkpoint is
 taken at a host stop t of the chunk in training (train.py), before step t's measurements:
@@ -11,7 +11,7 @@ taken at a host stop t of the chunk in training (train.py), before step t's meas
   random draw is ``fold_in(key(seed), tag, step)``, so the seeds and t are the RNG's whole state.
 
 Checkpoints are taken every ``checkpoint.every_steps`` steps and/or ``checkpoint.every_seconds``
-seconds (at the first host stop after), and on SIGTERM or SIGINT, after which the run stops
+seconds (at the first host stop after), and on a signal (``Signals``), after which the run stops
 (``Stopped``).  The last ``checkpoint.keep`` are kept; a corrupt or partial latest one is passed
 over, with a warning, for the one before.  A group's checkpoints are deleted once its file
 holds every member.
@@ -69,8 +69,9 @@ class Stopped(Exception):
 
 
 class Signals:
-    """While entered (in the main thread): SIGTERM and SIGINT set ``received``, which training
-    checks at its next host stop; a second SIGINT interrupts at once."""
+    """While entered (in the main thread): SIGTERM, SIGINT and SIGUSR2 (SLURM's warning before a
+    time limit or preemption, as submitit asks for it) set ``received``, which training checks at
+    its next host stop; a second SIGINT interrupts at once."""
 
     def __init__(self):
         self.received: int | None = None
@@ -88,7 +89,7 @@ class Signals:
 
     def __enter__(self) -> Signals:
         if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGTERM, signal.SIGINT):
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2):
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
@@ -118,7 +119,7 @@ def _as_os_error(directory: Path):
 
 
 def group_dir(out: Path, group_id: str) -> Path:
-    return Path(out) / CHECKPOINT_DIR / group_id
+    return Path(out).absolute() / CHECKPOINT_DIR / group_id  # (orbax takes absolute paths only)
 
 
 def latest_step(out: Path, group_id: str) -> int | None:
@@ -181,6 +182,9 @@ class GroupCheckpoints:
         if snapshot is None and candidates:
             _warn(f"no usable checkpoint for group {self.group_id}: its chunk restarts from step 0")
         self.start = 0 if snapshot is None else snapshot.step
+        if snapshot is not None:
+            print(f"scaling: group {self.group_id} resumes from its checkpoint at step {snapshot.step}",
+                  file=sys.stderr, flush=True)
         return snapshot
 
     def _restore(self, n: int, members: list[dict]) -> Snapshot | None:

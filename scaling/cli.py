@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from scaling.config import ConfigError
+from scaling.config import SCHEMA, ConfigError, leaf
 
 USAGE_OVERRIDE = "--config.SECTION.FIELD=VALUE (or --config.sweep.SECTION.FIELD=[v1,v2])"
 
@@ -27,15 +27,21 @@ def _overrides(extra: list[str]) -> dict[str, str]:
     return out
 
 
+# ``scaling run`` flags for the launch.* fields: --devices, --shard, --partition, --time-min, ...
+LAUNCH_FLAGS = {path: "--" + path.removeprefix("launch.").removeprefix("slurm.").replace("_", "-")
+                for path in SCHEMA if path.startswith("launch.")}
+
+
 def _cmd_run(args, extra) -> int:
-    from scaling import runner, store, summary
-
-    from rich.console import Console
-
+    from scaling import devices, runner
     from scaling.checkpoint import Stopped
 
-    resolved = runner.resolve(args.config, _overrides(extra))
+    flags = {path: getattr(args, path) for path in LAUNCH_FLAGS if getattr(args, path) is not None}
+    resolved = runner.resolve(args.config, _overrides(extra) | flags)
     out = Path(args.out or Path("runs") / Path(args.config).stem)
+    if args.launcher == "slurm":
+        return _submit(resolved, out, args)
+    devices.initialize(args.coordinator, args.num_processes, args.process_id)
     try:
         runner.run(resolved, out, progress=False if args.no_progress else None, overwrite=args.overwrite)
     except Stopped as stop:
@@ -44,13 +50,47 @@ def _cmd_run(args, extra) -> int:
     except runner.OutputError as error:
         print(f"scaling: error: {error}", file=sys.stderr)
         return 1
+    if devices.primary():
+        _print_results(resolved, out)
+    return 0
+
+
+def _submit(resolved, out: Path, args) -> int:
+    """``--launcher slurm``: one array task per group (or chunk of groups); ``--wait`` for them."""
+    from scaling import slurm, store
+
+    tasks = slurm.submit(resolved, out, args.overwrite)
+    if not tasks:
+        print(f"scaling: every group of {out} is done; nothing submitted")
+        _print_results(resolved, out)
+        return 0
+    n_groups = sum(len(task["groups"]) for task in tasks)
+    print(f"submitted job array {tasks[0]['job'].split('_')[0]}: {len(tasks)} tasks for {n_groups} groups; "
+          f"logs in {out / store.SLURM_DIR}; `scaling status {out}` shows where they stand", flush=True)
+    if not args.wait:
+        return 0
+    slurm.wait(tasks)
+    if incomplete := _print_results(resolved, out):
+        print(f"scaling: error: the tasks ended with {len(incomplete)} groups not done; their logs are in "
+              f"{out / store.SLURM_DIR}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_results(resolved, out: Path) -> list[str]:
+    """The η* table, where the results are and the report; returns the groups not done."""
+    from rich.console import Console
+
+    from scaling import store, summary
+
     ds = store.load(out)
     console = Console()
     console.print(summary.best_lr_table(ds))
     console.print(f"results: {out}   (in Python: scaling.load({str(out)!r}))", soft_wrap=True)  # paths stay whole
-    if resolved.values["log.report"] and not ds.attrs["incomplete_groups"]:
+    incomplete = ds.attrs["incomplete_groups"]
+    if resolved.values["log.report"] and not incomplete:
         console.print(f"report:  {out / 'report' / 'index.html'}   (scaling report {out} draws it again)", soft_wrap=True)
-    return 0
+    return incomplete
 
 
 DEFAULT_COORD_WIDTHS = [64, 128, 256, 512, 1024]
@@ -146,6 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--overwrite", action="store_true",
                      help="delete the results of another sweep in --out instead of refusing it")
+    run.add_argument("--launcher", choices=("local", "slurm"), default="local",
+                     help="local: here, on this machine's devices; slurm: one array task per group (submitit)")
+    run.add_argument("--wait", action="store_true", help="with --launcher slurm: wait for every task to end")
+    launch = run.add_argument_group("launch (the launch.* config fields)")
+    for path, flag in LAUNCH_FLAGS.items():
+        launch.add_argument(flag, dest=path, metavar=leaf(path).upper(), help=SCHEMA[path].allowed())
+    hosts = run.add_argument_group("several hosts (jax.distributed; in a SLURM step of several tasks, read from its variables)")
+    hosts.add_argument("--coordinator", help="HOST:PORT of process 0")
+    hosts.add_argument("--num-processes", type=int, help="processes in all, one per host")
+    hosts.add_argument("--process-id", type=int, help="this process's index, 0 .. num-processes - 1")
     check = commands.add_parser(
         "coordcheck", help="per-layer feature and update RMS against width over the first steps (table and PNG)",
         epilog=f"overrides: {USAGE_OVERRIDE}",

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from scaling import config as config_lib
-from scaling import checkpoint, lock, store, sweep, train
+from scaling import checkpoint, devices, lock, store, sweep, train
 from scaling.log.mirror import Mirror
 from scaling.report import index
 from scaling.theory import curves
@@ -34,7 +34,7 @@ class OutputError(Exception):
     """The sweep directory cannot be written (full, read-only, gone); what was written before is intact."""
 
 
-SWEEP_ENTRIES = (store.SWEEP_FILE, "groups", checkpoint.CHECKPOINT_DIR, lock.LOCK_DIR, "report", "wandb")
+SWEEP_ENTRIES = (store.SWEEP_FILE, "groups", checkpoint.CHECKPOINT_DIR, lock.LOCK_DIR, store.SLURM_DIR, "report", "wandb")
 WRITE_TEST = ".scaling-write-test-"
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}  # the disk, wherever it is hit
 DENIED_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOENT}  # output errors when the path is in DIR
@@ -79,6 +79,17 @@ def prepare_dir(out: Path, resolved: config_lib.Resolved, overwrite: bool = Fals
     store.write_sweep(out, resolved)
 
 
+def _prepare_or_error(out: Path, resolved: config_lib.Resolved, overwrite: bool) -> bool:
+    """``prepare_dir``; under several processes, process 0 tells the others it failed (True)
+    before raising its error."""
+    try:
+        prepare_dir(out, resolved, overwrite)
+    except Exception:
+        devices.agree(True)
+        raise
+    return False
+
+
 def _delete_sweep(out: Path, resolved: config_lib.Resolved) -> None:
     """--overwrite: delete the sweep's own files (never others), unless a worker is running it."""
     stale_s = resolved.values["checkpoint.stale_lock_s"]
@@ -104,32 +115,40 @@ def _progress(enabled: bool):
 
 
 def run(config, out: str | Path, overrides: dict[str, str] | None = None, progress: bool | None = None,
-        overwrite: bool = False) -> Path:
-    """Run every group of the sweep that is not finished yet, mirror it to wandb (``log.wandb``)
-    and draw its report into DIR/report (``log.report``); return the sweep directory.
+        overwrite: bool = False, only: list[str] | None = None) -> Path:
+    """Run every group of the sweep that is not finished yet (of those named in ``only``, if
+    given), mirror it to wandb (``log.wandb``) and, once every group is done, draw its report
+    into DIR/report (``log.report``); return the sweep directory.
 
     Safe to run again and in several processes at once: each group is claimed (lock.py), a
-    partial group resumes from its checkpoints (checkpoint.py), and SIGTERM / SIGINT save the
-    group in training and raise ``checkpoint.Stopped``.  ``overwrite``: delete the results of
-    another sweep in ``out`` instead of refusing it.  Raises ``OutputError`` if ``out`` cannot
-    be written (the results written before stay loadable)."""
+    partial group resumes from its checkpoints (checkpoint.py), and SIGTERM / SIGINT / SIGUSR2
+    save the group in training and raise ``checkpoint.Stopped``.  ``overwrite``: delete the
+    results of another sweep in ``out`` instead of refusing it.  Raises ``OutputError`` if
+    ``out`` cannot be written (the results written before stay loadable).
+
+    Under ``jax.distributed`` (devices.initialize) every process calls this; process 0 alone
+    claims, writes and logs, the others train the same chunks with it."""
     resolved = config if isinstance(config, config_lib.Resolved) else resolve(config, overrides)
     out = Path(out)
     groups = sweep.groups(resolved)
-    wandb = Mirror(resolved, out)
+    todo = groups if only is None else [g for g in groups if g.id in only]
+    devices.placement(resolved.values["launch.devices"], resolved.values["launch.shard"])  # (refused before anything is written)
+    primary = devices.primary()
+    wandb = Mirror(resolved, out, enabled=primary)
     if any(g.values["train.dtype"] == "float64" for g in groups):
         # float64 needs x64 for the whole process; every array is created with an explicit
         # dtype, so float32 groups of the same sweep stay float32.
         jax.config.update("jax_enable_x64", True)
-    show = resolved.values["log.progress"] if progress is None else progress
+    show = (resolved.values["log.progress"] if progress is None else progress) and primary
     try:
-        prepare_dir(out, resolved, overwrite)
-        busy = _run_groups(out, groups, show, wandb)
+        if devices.agree(_prepare_or_error(out, resolved, overwrite) if primary else None):
+            raise RuntimeError(f"process 0 could not prepare {out}")  # (it raised the error itself)
+        busy = _run_groups(out, todo, show, wandb)
         if busy:
             print(f"scaling: {len(busy)} groups are being run by other workers ({', '.join(busy[:5])}"
                   f"{', ...' if len(busy) > 5 else ''}); the worker that finishes the sweep draws its report",
                   file=sys.stderr)
-        elif all(store.group_done(out, g) for g in groups):
+        elif primary and all(store.group_done(out, g) for g in groups):
             for group in groups:  # groups finished while wandb was off, or by other workers
                 wandb.group(group)
             if resolved.values["log.report"]:
@@ -152,7 +171,8 @@ def _run_groups(out: Path, groups: list[sweep.Group], show: bool, wandb: Mirror)
     with checkpoint.Signals() as signals, _progress(show) as bar:
         groups_task = bar.add_task("groups", total=len(groups)) if bar else None
         for group in groups:
-            signals.check(f" before group {group.id}")
+            if (received := devices.agree(signals.received)) is not None:  # (process 0's, for every process)
+                raise checkpoint.Stopped(received, f" before group {group.id}")
             outcome = _claim_and_run(out, group, bar, signals)
             if outcome == "busy":
                 busy.append(group.id)
@@ -165,17 +185,26 @@ def _run_groups(out: Path, groups: list[sweep.Group], show: bool, wandb: Mirror)
 
 def _claim_and_run(out: Path, group: sweep.Group, bar, signals: checkpoint.Signals) -> str:
     """Train ``group``'s missing members under a claim: 'done' (nothing missing), 'busy' (another
-    worker holds it) or 'ran'."""
-    if store.group_done(out, group):
-        return "done"
-    claim = lock.claim(out, group.id, group.values["checkpoint.stale_lock_s"])
-    if claim is None:
-        return "busy"
-    with claim:
-        found = store.read_group(out, group.id)  # again: another worker may have finished it meanwhile
-        if found is not None and not store.missing_members(group, store.written_members(found[1])):
-            return "done"
-        store.remove_partial_writes(out, group.id)
+    worker holds it) or 'ran'.  Process 0 decides (and claims) for every process."""
+    claim, found = None, None
+    if devices.primary():
+        outcome = "done" if store.group_done(out, group) else "run"
+        if outcome == "run":
+            claim = lock.claim(out, group.id, group.values["checkpoint.stale_lock_s"])
+            outcome = "busy" if claim is None else "run"
+        if claim is not None:
+            found = store.read_group(out, group.id)  # again: another worker may have finished it meanwhile
+            if found is not None and not store.missing_members(group, store.written_members(found[1])):
+                claim.release()
+                claim, outcome = None, "done"
+            else:
+                store.remove_partial_writes(out, group.id)
+    outcome = devices.agree(outcome if devices.primary() else None)
+    if outcome != "run":
+        return outcome
+    if not devices.primary():
+        found = store.read_group(out, group.id)  # process 0 holds the claim: nobody writes it now
+    with claim or nullcontext():
         try:
             _run_group(out, group, found, bar, signals, claim)
         except checkpoint.ClaimLost as lost:
@@ -186,9 +215,11 @@ def _claim_and_run(out: Path, group: sweep.Group, bar, signals: checkpoint.Signa
 
 
 def _run_group(out: Path, group: sweep.Group, found: tuple[dict, dict] | None, bar, signals: checkpoint.Signals,
-               claim: lock.Claim) -> None:
+               claim: lock.Claim | None) -> None:
     """Train the members of ``group`` its file does not hold, resuming from a checkpoint, and
-    write the file after each chunk (the members written before, then the new ones)."""
+    write the file after each chunk (the members written before, then the new ones).  ``claim``:
+    process 0's (None on the others, which write nothing); a run of several processes takes no
+    checkpoints (a group it stops resumes from its members written)."""
     program = train.build(group.values)
     written = store.written_members(found[1]) if found else []
     todo = store.missing_members(group, written)
@@ -211,18 +242,23 @@ def _run_group(out: Path, group: sweep.Group, found: tuple[dict, dict] | None, b
         "probe_target": probe_target[:, 0].tolist() if probe_target.shape[-1] == 1 else probe_target.tolist(),
         "lr_convention": program.rules.describe() + f"; lr_rule = {group.values['optim.lr_rule']!r}",
     }
-    checkpoints = checkpoint.GroupCheckpoints(out, group.id, program, len(written), signals, lambda: not claim.lost)
+    checkpoints = None
+    if not program.placement.multi_process:
+        checkpoints = checkpoint.GroupCheckpoints(out, group.id, program, len(written), signals, lambda: not claim.lost)
 
     def on_chunk(n_done: int, results: dict) -> None:
-        if not claim.check():
+        if devices.agree(not claim.check() if claim else None):
             raise checkpoint.ClaimLost(group.id)
+        if claim is None:
+            return
         if theory is not None:
             results = results | {"theory_loss": theory[:n_done]}
         members = written + todo[:n_done]
         merged = {k: np.concatenate([before[k], v]) if k in before else v for k, v in results.items()}
         done = {"complete": len(members) == len(group.members), "elapsed_s": spent + time.time() - started}
         store.write_group(out, group, members, merged, meta | done)
-        checkpoints.chunk_done(len(members))
+        if checkpoints:
+            checkpoints.chunk_done(len(members))
 
     try:
         program.train(
@@ -231,6 +267,7 @@ def _run_group(out: Path, group: sweep.Group, found: tuple[dict, dict] | None, b
             on_chunk=on_chunk, chunk=chunk, checkpoints=checkpoints,
         )
     finally:
-        checkpoints.close(finished=store.group_done(out, group))
+        if checkpoints:
+            checkpoints.close(finished=store.group_done(out, group))
     if bar:
         bar.remove_task(steps_task)

@@ -26,6 +26,7 @@ from scaling import config as config_lib
 from scaling import sweep as sweep_lib
 
 SWEEP_FILE = "sweep.json"
+SLURM_DIR = "slurm"  # submitit's files, the tasks' logs and the task -> groups map (slurm.py)
 MEMBER_PREFIX = "member:"
 UNREADABLE = (OSError, ValueError, KeyError, EOFError, StopIteration, zipfile.BadZipFile)  # a damaged group file
 
@@ -42,9 +43,14 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
+def write_json(path: Path, value) -> None:
+    """``value`` as JSON to ``path``, atomically."""
+    blob = json.dumps(value, indent=1, sort_keys=True).encode()
+    _atomic_write(Path(path), lambda h: h.write(blob))
+
+
 def write_sweep(out: Path, resolved: config_lib.Resolved) -> None:
-    blob = json.dumps(resolved.to_json(), indent=1, sort_keys=True).encode()
-    _atomic_write(out / SWEEP_FILE, lambda h: h.write(blob))
+    write_json(out / SWEEP_FILE, resolved.to_json())
 
 
 def read_sweep(out: Path) -> config_lib.Resolved:

@@ -56,10 +56,10 @@ def _slug(swept: dict) -> str:
 class Mirror:
     """Sends finished groups and the report to wandb without ever stopping the sweep."""
 
-    def __init__(self, resolved: config_lib.Resolved, out: Path):
+    def __init__(self, resolved: config_lib.Resolved, out: Path, enabled: bool = True):
         values = resolved.values
         self.resolved, self.out, self.mode = resolved, Path(out), mode(values)
-        self.enabled = self.mode != "disabled"
+        self.enabled = enabled and self.mode != "disabled"
         self.timeout = values["log.wandb.timeout"]
         self.per_point = records.n_points(resolved) <= values["log.wandb.max_runs"]
         self.init_args = dict(
