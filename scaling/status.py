@@ -4,7 +4,8 @@ A group is *done* when its file holds every member, *running* when a live worker
 (lock.py; its host:pid is shown), *stopped* when it has members or a checkpoint written but no
 live worker (a run killed or preempted mid-group: running the same command resumes it),
 *pending* otherwise.  The time left is estimated from the seconds per member of the groups
-written so far, times the members not yet written.
+written so far, times the members not yet written.  A sweep submitted to SLURM (slurm.py) also
+shows each group's array task and its state in SLURM's queue (``ended`` once it left it).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from scaling import checkpoint, lock, store, sweep
+from scaling import checkpoint, lock, slurm, store, sweep
 from scaling.config import ConfigError
 
 
@@ -31,6 +32,7 @@ class GroupStatus:
     updated_s_ago: float | None  # since its file was last written
     worker: str | None = None  # host:pid of the worker running it
     checkpoint_step: int | None = None  # the step of the chunk in training its newest checkpoint holds
+    slurm: str | None = None  # its newest SLURM array task and that task's state, e.g. '1234_5 RUNNING'
 
 
 def group_statuses(out: str | Path) -> list[GroupStatus]:
@@ -39,7 +41,11 @@ def group_statuses(out: str | Path) -> list[GroupStatus]:
     if not (out / store.SWEEP_FILE).is_file():
         raise ConfigError("DIR", str(out), f"a sweep directory (one holding {store.SWEEP_FILE})")
     statuses = []
+    tasks = slurm.recorded_tasks(out)
+    queued = slurm.queue_states(list(tasks.values())) if tasks else None
     for group in sweep.groups(store.read_sweep(out)):
+        task = tasks.get(group.id)
+        in_queue = "unknown (no squeue)" if queued is None else queued.get(task, "ended")
         found = store.read_group(out, group.id)
         written = store.written_members(found[1]) if found else []
         owner = lock.live_owner(out, group.id, group.values["checkpoint.stale_lock_s"])
@@ -53,7 +59,8 @@ def group_statuses(out: str | Path) -> list[GroupStatus]:
             diverged=int(np.sum(found[1]["diverged"])) if found else 0,
             elapsed_s=float(found[0]["elapsed_s"]) if found else None,
             updated_s_ago=time.time() - store.group_path(out, group.id).stat().st_mtime if found else None,
-            worker=owner.describe() if owner else None, checkpoint_step=at_step if missing else None))
+            worker=owner.describe() if owner else None, checkpoint_step=at_step if missing else None,
+            slurm=f"{task} {in_queue}" if task else None))
     return statuses
 
 
@@ -79,15 +86,18 @@ def duration(seconds: float | None) -> str:
 def table(statuses: list[GroupStatus], title: str) -> Table:
     """One row per group: state (and worker), members written, the newest checkpoint's step,
     diverged, time spent, last write."""
+    submitted = any(s.slurm for s in statuses)
     out = Table(title=title)
     for name, justify in [("group", "left"), ("state", "left"), ("members", "right"), ("checkpoint", "right"),
-                          ("diverged", "right"), ("time", "right"), ("last written", "right")]:
+                          ("diverged", "right"), ("time", "right"), ("last written", "right")] + \
+            ([("slurm task", "left")] if submitted else []):
         out.add_column(name, justify=justify)
     for s in statuses:
         ago = "-" if s.updated_s_ago is None else duration(s.updated_s_ago) + " ago"
         state = f"{s.state} ({s.worker})" if s.worker else s.state
         at = "-" if s.checkpoint_step is None else f"step {s.checkpoint_step}"
-        out.add_row(s.id, state, f"{s.members_done}/{s.members}", at, str(s.diverged), duration(s.elapsed_s), ago)
+        row = [s.id, state, f"{s.members_done}/{s.members}", at, str(s.diverged), duration(s.elapsed_s), ago]
+        out.add_row(*row, *([s.slurm or "-"] if submitted else []))
     return out
 
 
