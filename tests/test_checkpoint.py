@@ -160,7 +160,8 @@ def test_sigint_saves_and_a_corrupt_latest_checkpoint_falls_back_to_the_one_befo
         config_file, tmp_path, reference, monkeypatch, capsys):
     out = tmp_path / "sweep"
     saves = stop_at_save(monkeypatch, signal.SIGINT, after_saves=3)
-    assert cli.main(["run", str(config_file), "--out", str(out), "--no-progress"]) == 128 + signal.SIGINT
+    monkeypatch.chdir(tmp_path)  # a relative --out (orbax takes absolute paths only)
+    assert cli.main(["run", str(config_file), "--out", "sweep", "--no-progress"]) == 128 + signal.SIGINT
     assert f"stopped by SIGINT: group {FIRST} saved at step 180" in capsys.readouterr().err
     assert saves == [50, 100, 150, 180]  # the signal's own save at the next host stop (segments: every 30 steps)
     monkeypatch.undo()
