@@ -19,6 +19,7 @@ write_conf() {
   cpus=$(nproc)
   mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))  # MiB, leaving 10 % to the system
   mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/munge"
+  chmod 755 "$dir"  # munged, as the munge user, must reach its socket and log inside
   cat > "$SLURM_CONF" <<CONF
 ClusterName=scaling-local
 SlurmctldHost=$host
