@@ -15,7 +15,7 @@ run: $(STAMP)  ## the quickstart sweep on CPU
 	$(VENV)/bin/scaling run configs/quickstart.py --out runs/quickstart
 
 test: $(STAMP)  ## the test suite (fast tests; `make test PYTEST_ARGS="-m slow"` for the slow ones), a file per core at a time
-	WANDB_MODE=disabled JAX_PLATFORMS=cpu $(VENV)/bin/python -m pytest -q -n auto --dist loadfile $(PYTEST_ARGS)
+	WANDB_MODE=disabled JAX_PLATFORMS=cpu $(VENV)/bin/python -m pytest -q -n auto --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## throughput benchmark (installs the optional PyTorch baseline)
 	$(VENV)/bin/pip install --quiet -e '.[bench]'

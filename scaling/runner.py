@@ -144,7 +144,7 @@ def run(config, out: str | Path, overrides: dict[str, str] | None = None, progre
         if devices.agree(_prepare_or_error(out, resolved, overwrite) if primary else None):
             raise RuntimeError(f"process 0 could not prepare {out}")  # (it raised the error itself)
         busy = _run_groups(out, todo, show, wandb)
-        if busy:
+        if busy and primary:
             print(f"scaling: {len(busy)} groups are being run by other workers ({', '.join(busy[:5])}"
                   f"{', ...' if len(busy) > 5 else ''}); the worker that finishes the sweep draws its report",
                   file=sys.stderr)

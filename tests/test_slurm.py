@@ -57,22 +57,27 @@ def test_a_sweep_through_slurm_equals_the_local_run_and_a_requeued_task_resumes(
     assert submitted.returncode == 0, submitted.stderr
     assert re.search(r"submitted job array \d+: 2 tasks for 2 groups", submitted.stdout)
     tasks = json.loads((out / "slurm" / "jobs.json").read_text())
-    first = {task["groups"][0]: task["job"] for task in tasks}["width=8"]
+    job = {task["groups"][0]: task["job"] for task in tasks}
 
-    # preempt the first task once it has saved a checkpoint: SLURM sends SIGTERM and requeues it
-    checkpoints = out / "checkpoints" / "width=8"
-    until(lambda: any(p.name.isdigit() for p in checkpoints.glob("*")), 300, "a checkpoint of width=8")
-    assert "RUNNING" in {s.id: s.slurm for s in status.group_statuses(out)}["width=8"]
-    scontrol("requeue", first)
-    until(lambda: "JobState=PENDING" in scontrol("show", "job", first), 120, "the requeued task to be pending")
-    scontrol("update", f"JobId={first}", "StartTime=now")  # (SLURM holds a requeued job for 2 minutes)
+    # once both tasks have saved a checkpoint: preempt the first (SLURM sends SIGTERM and requeues
+    # it) and warn the second of its time limit (SIGUSR2: it saves and requeues itself)
+    for group in job:
+        checkpoints = out / "checkpoints" / group
+        until(lambda: any(p.name.isdigit() for p in checkpoints.glob("*")), 300, f"a checkpoint of {group}")
+    assert all("RUNNING" in s.slurm for s in status.group_statuses(out))
+    scontrol("requeue", job["width=8"])
+    subprocess.run(["scancel", "--signal=USR2", job["width=16"]], check=True, timeout=60)
+    for task in job.values():
+        until(lambda: "JobState=PENDING" in scontrol("show", "job", task), 120, f"task {task} to be requeued")
+        scontrol("update", f"JobId={task}", "StartTime=now")  # (SLURM holds a requeued job for 2 minutes)
     slurm.wait(tasks, poll_s=1)
 
-    log = (out / "slurm" / f"{first}_0_log.err").read_text()
-    stopped = re.search(r"scaling: stopped by SIGTERM: group width=8 saved at step (\d+)", log)
-    assert stopped, log[-3000:]
-    assert f"scaling: group width=8 resumes from its checkpoint at step {stopped.group(1)}" in log
-    assert "Restarts=1" in scontrol("show", "job", first)
+    for (group, task), signal_name in zip(job.items(), ("SIGTERM", "SIGUSR2")):
+        log = (out / "slurm" / f"{task}_0_log.err").read_text()
+        stopped = re.search(rf"scaling: stopped by {signal_name}: group {group} saved at step (\d+)", log)
+        assert stopped, log[-3000:]
+        assert f"scaling: group {group} resumes from its checkpoint at step {stopped.group(1)}" in log
+        assert "Restarts=1" in scontrol("show", "job", task)
     assert [s.state for s in status.group_statuses(out)] == ["done", "done"]
     assert all(s.slurm.endswith(" ended") for s in status.group_statuses(out))
     assert not (out / "checkpoints").exists() or not any((out / "checkpoints").iterdir())

@@ -26,6 +26,7 @@ SlurmctldHost=$host
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+AuthInfo=socket=$dir/munge/munge.socket.2
 CryptoType=crypto/munge
 MpiDefault=none
 ProctrackType=proctrack/linuxproc
@@ -71,8 +72,6 @@ start)
   chown munge:munge "$dir/munge"
   runuser -u munge -- /usr/sbin/munged --socket="$dir/munge/munge.socket.2" \
     --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed"
-  # the slurm daemons and clients look for munge's socket where Debian puts it
-  mkdir -p /run/munge && ln -sf "$dir/munge/munge.socket.2" /run/munge/munge.socket.2
   slurmctld -i
   slurmd
   for _ in $(seq 60); do
@@ -88,7 +87,6 @@ stop)
   stop_pid "$dir/slurmd.pid"
   stop_pid "$dir/slurmctld.pid"
   stop_pid "$dir/munge/munged.pid"
-  rm -f /run/munge/munge.socket.2
   echo "SLURM stopped"
   ;;
 status)
