@@ -3,9 +3,11 @@
 ``launch.shard = "members"`` (the default): a ``Mesh`` over the devices (every process's, under
 ``jax.distributed``) with one axis, ``members``.  Each device runs its slice of the chunk's
 members through the group's ``vmap``-ed programs (``jax.shard_map``); members are independent,
-so the devices never communicate, and every member's numbers are those of a one-device run.
-A chunk whose size is not a multiple of the device count is padded with copies of its last
-member, which are dropped again (``pad`` / ``unpad``).
+so the devices never communicate, and a member's numbers are bit for bit those of one device
+running chunks of the per-device size (to float rounding at other chunk sizes, as XLA's batched
+matmuls round by batch size).  A chunk whose size is not a multiple of the device count is
+padded with copies of its last member (``Placement.padded``), dropped again by
+``Program.run_chunk``.
 
 ``launch.shard = "width"``, for a model too big for one device: every array of the members'
 states is split over the devices along its largest dimension that the device count divides
