@@ -85,7 +85,7 @@ def duration(seconds: float | None) -> str:
 
 def table(statuses: list[GroupStatus], title: str) -> Table:
     """One row per group: state (and worker), members written, the newest checkpoint's step,
-    diverged, time spent, last write."""
+    diverged, time spent, last write, and its SLURM task when the sweep was submitted to SLURM."""
     submitted = any(s.slurm for s in statuses)
     out = Table(title=title)
     for name, justify in [("group", "left"), ("state", "left"), ("members", "right"), ("checkpoint", "right"),
