@@ -263,7 +263,7 @@ SCHEMA: dict[str, Field] = {
     "checkpoint.keep": Field(int, 2, check=_at_least(1), rule=">= 1 (checkpoints kept per group)"),
     "checkpoint.stale_lock_s": Field(float, 600.0, check=_positive,
                                      rule="> 0 (seconds without a heartbeat after which a claim on a group is stale)"),
-    # launch: where groups run (scaling/devices.py, scaling/launch.py); like log, never swept and
+    # launch: where groups run (scaling/devices.py, scaling/slurm.py); like log, never swept and
     # not part of a sweep's identity
     "launch.devices": Field(int, None, optional=True, check=_at_least(1),
                             rule=">= 1 (devices a group is sharded over; None = every device)"),

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import scaling
-from scaling import cli, slurm, status
+from scaling import checkpoint, cli, slurm, status
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = {
@@ -62,8 +62,7 @@ def test_a_sweep_through_slurm_equals_the_local_run_and_a_requeued_task_resumes(
     # once both tasks have saved a checkpoint: preempt the first (SLURM sends SIGTERM and requeues
     # it) and warn the second of its time limit (SIGUSR2: it saves and requeues itself)
     for group in job:
-        checkpoints = out / "checkpoints" / group
-        until(lambda: any(p.name.isdigit() for p in checkpoints.glob("*")), 300, f"a checkpoint of {group}")
+        until(lambda: checkpoint.latest_step(out, group) is not None, 300, f"a checkpoint of {group}")
     assert all("RUNNING" in s.slurm for s in status.group_statuses(out))
     scontrol("requeue", job["width=8"])
     subprocess.run(["scancel", "--signal=USR2", job["width=16"]], check=True, timeout=60)
