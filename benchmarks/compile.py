@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax  # noqa: E402
 
-from scaling import runner, sweep, train  # noqa: E402
+from scaling import checks, sweep, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = {
@@ -32,10 +32,11 @@ GROUPS = {
 
 def measure(arch: str, level: int, steps: int) -> dict:
     config, overrides = GROUPS[arch]
-    (group,) = sweep.groups(runner.resolve(ROOT / config, overrides))
-    program = train.build({**group.values, "measure.ntk": True})
-    members = program.with_effective_lr(group.members)
-    arrays = program.member_arrays(members)
+    (group,) = sweep.groups(checks.resolve(ROOT / config, overrides))
+    trainer = train.build({**group.values, "measure.ntk": True})
+    program = trainer.program
+    members = train.with_effective_lr(program, group.members)
+    arrays = train.member_arrays(program, members)
     options = {"compiler_options": {"xla_backend_optimization_level": level}}
     seconds = {}
 
@@ -46,8 +47,10 @@ def measure(arch: str, level: int, steps: int) -> dict:
         return out
 
     states = compiled("init", jax.vmap(program.init), arrays)(arrays)
-    compiled("ntk", program.measure_program("ntk"), states, arrays, 0, None)
-    advance = compiled("advance", program.advance_program(False), states, arrays, 0, 1, None, donate_argnums=(0,))
+    # the trainer's NTK call and training loop as it places them on the devices (what its own
+    # jit wraps, ``__wrapped__``), jitted here at ``level``
+    compiled("ntk", trainer.measure_fn("ntk").__wrapped__, states, arrays, 0, None)
+    advance = compiled("advance", trainer.advance_fn(False).__wrapped__, states, arrays, 0, 1, None, donate_argnums=(0,))
     states = advance(states, arrays, 0, 1, None)
     runs = []
     for _ in range(3):

@@ -22,25 +22,25 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling import runner, sweep, train  # noqa: E402
+from scaling import checks, sweep, train  # noqa: E402
 
 MEASUREMENTS_OFF = {"measure.predictions": False, "measure.ntk": False, "measure.features": False}
 
 
-def _timed(program: train.Program, members: list[dict]) -> float:
+def _timed(trainer: train.Trainer, members: list[dict]) -> float:
     start = time.perf_counter()
-    program.train(members)
+    train.run(trainer, members)
     return time.perf_counter() - start
 
 
 def measure_group(group: sweep.Group, repeats: int) -> dict[str, dict[str, float]]:
-    programs = {"on": train.build(group.values), "off": train.build(group.values | MEASUREMENTS_OFF)}
-    first = {name: _timed(program, group.members) for name, program in programs.items()}
-    runs: dict[str, list[float]] = {name: [] for name in programs}
+    trainers = {"on": train.build(group.values), "off": train.build(group.values | MEASUREMENTS_OFF)}
+    first = {name: _timed(trainer, group.members) for name, trainer in trainers.items()}
+    runs: dict[str, list[float]] = {name: [] for name in trainers}
     for _ in range(repeats):
-        for name, program in programs.items():
-            runs[name].append(_timed(program, group.members))
-    return {name: {"first": first[name], "train": float(np.median(runs[name]))} for name in programs}
+        for name, trainer in trainers.items():
+            runs[name].append(_timed(trainer, group.members))
+    return {name: {"first": first[name], "train": float(np.median(runs[name]))} for name in trainers}
 
 
 def main() -> None:
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--config", default="configs/quickstart.py")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    groups = sweep.groups(runner.resolve(args.config))
+    groups = sweep.groups(checks.resolve(args.config))
     print(f"{'group':<16}{'members':>8}{'train on':>10}{'off':>8}{'cost':>8}{'first on':>10}{'off':>8}{'cost':>8}")
     totals = {"on": {"first": 0.0, "train": 0.0}, "off": {"first": 0.0, "train": 0.0}}
     for group in groups:

@@ -100,9 +100,10 @@ def setup(width: int, members: int, probe: int):
     values = dict(config.resolve(config.defaults()).values)
     values.update({"model.arch": "mlp", "model.depth": DEPTH, "model.width": width, "model.param": "mup",
                    "data.task": "powerlaw", "data.dim": DIM, "data.n_probe": probe, "data.n_test": 64})
-    program = train.build(values)
+    trainer = train.build(values)
+    program = trainer.program
     seeds = [{p: values[p] for p in train.member_fields()} | {"train.seed": s} for s in range(members)]
-    states = program.init_fn()(program.member_arrays(program.with_effective_lr(seeds)))
+    states = trainer.init_fn()(train.member_arrays(program, train.with_effective_lr(program, seeds)))
     return program.model, {"params": states["params"], "frozen": states["frozen"]}, program.stream.probe[0]
 
 

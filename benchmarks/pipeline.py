@@ -17,9 +17,9 @@ and a streamed group in one chunk, since every chunk reads the stream again):
   and fed to the loop in blocks (on a CPU between blocks, since reading while XLA uses every
   core slows both; on an accelerator by threads while it trains).
 
-Each is timed end to end (``Program.train``: init, every segment, the loss evaluations), after
+Each is timed end to end (``train.run``: init, every segment, the loss evaluations), after
 a warm-up that compiles its functions; the three are interleaved ``--repeats`` times and the
-best of each is kept.  The ratio streamed / synthetic is what the issue asks to stay >= 0.9.
+best of each is kept.  The ratio streamed / synthetic should stay >= 0.9.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class BenchImages(tfds.core.GeneratorBasedBuilder):
                       "label": int(rng.integers(10))}
 
 
-def group(data: dict, args) -> tuple[train.Program, list[dict]]:
+def group(data: dict, args) -> tuple[train.Trainer, list[dict]]:
     config = {"model": {"arch": "mlp", "width": args.width, "depth": 3},
               "data": {"batch_size": args.batch, **data},
               "train": {"steps": args.steps, "n_logs": 10, "max_members": args.members},
@@ -88,14 +88,14 @@ def main() -> None:
         "tfds on device": tfds_data | {"storage": "device"},
         "tfds streamed": tfds_data | {"storage": "stream"},
     }
-    programs = {name: group(data, args) for name, data in variants.items()}
-    for name, (program, members) in programs.items():  # compile everything first
-        program.train(members[:1] * len(members))
-    best = {name: np.inf for name in programs}
+    trainers = {name: group(data, args) for name, data in variants.items()}
+    for name, (trainer, members) in trainers.items():  # compile everything first
+        train.run(trainer, members[:1] * len(members))
+    best = {name: np.inf for name in trainers}
     for _ in range(args.repeats):
-        for name, (program, members) in programs.items():
+        for name, (trainer, members) in trainers.items():
             started = time.perf_counter()
-            program.train(members)
+            train.run(trainer, members)
             best[name] = min(best[name], time.perf_counter() - started)
 
     reference = best["synthetic (on device)"]

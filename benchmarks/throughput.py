@@ -17,12 +17,12 @@ What is timed, per width (one row each, all from this one run):
   just before and just after the row's framework timing (the better one is used), so that
   every row is compared with the machine as it was then; a third measurement after the
   baselines, and a large gap between the three flags the row as taken on a busy machine.
-* framework: ``Program.train`` on all 64 members, end to end: member init, every segment of
+* framework: ``train.run`` on all 64 members, end to end: member init, every segment of
   ``jit(scan(vmap(step)))`` with its divergence checks and its test / train / probe evaluation
-  at the log steps, and the copies of the results to the host.  ``Program`` caches its jitted
+  at the log steps, and the copies of the results to the host.  The ``Trainer`` caches its jitted
   init and segment functions, so they are compiled before the clock starts by a warm-up that
   runs one segment on the same shapes (a long run pays compilation once); the timed call is
-  the unmodified ``train``.
+  the unmodified ``train.run``.
 * JAX loop: a Python loop over members, each initialised by ``jit(program.init)`` and trained
   by ``jit(program.step)`` called once per step (same program, same steps); compiled before
   the clock starts.
@@ -63,7 +63,7 @@ per image sum_l H W k^2 C_in C_out + width (readout); per token, depth x (12 d^2
 + V d (one-hot token embedding) + T d (one-hot position embedding) + d V (readout).
 
 Two times per row, from one run after a warm-up that compiles everything: ``train``, the whole
-``Program.train`` (init with f(theta_0) on the fixed sets, losses and probe predictions at
+``train.run`` (init with f(theta_0) on the fixed sets, losses and probe predictions at
 steps 0 and the last, ``data.n_test`` = one batch so evaluation is a small share; no NTK or
 feature measurements, which dominate at these widths and are benchmarked by
 benchmarks/ntk.py); and ``steps``, the training steps alone: one call of the chunk's compiled
@@ -153,29 +153,30 @@ def matmul_peak(dtype: str, n: int = 2048, repeats: int = 10) -> float:
     return 2 * n**3 / best_time(lambda: dot(a, a).block_until_ready(), repeats) / 1e9
 
 
-def warm_up(program: train.Program, members: list[dict]) -> float:
-    """Compile the program's init, measurement and advance functions (cached on the program) by
-    calling each once on one chunk; a later ``train`` on the same shapes reuses them.  Returns
+def warm_up(trainer: train.Trainer, members: list[dict]) -> float:
+    """Compile the trainer's init, measurement and advance functions (cached on the trainer) by
+    calling each once on one chunk; a later ``train.run`` on the same shapes reuses them.  Returns
     the seconds this took (compile + one step)."""
-    members = members[: program.chunk_size()]  # one chunk compiles everything train() uses
+    program = trainer.program
+    members = members[: train.chunk_size(program)]  # one chunk compiles everything train.run uses
     start = time.perf_counter()
-    members = program.with_effective_lr(members)
-    arrays = program.member_arrays(members)
-    states = program.init_fn()(arrays)
+    members = train.with_effective_lr(program, members)
+    arrays = train.member_arrays(program, members)
+    states = trainer.init_fn()(arrays)
     for name in program.schedules():  # steps are Python ints, as in run_chunk: one jit signature
-        jax.block_until_ready(program.measure_fn(name)(states, arrays, 0, None))
-    jax.block_until_ready(program.chunk_advance_fn(members)(states, arrays, 0, 1, None))
+        jax.block_until_ready(trainer.measure_fn(name)(states, arrays, 0, None))
+    jax.block_until_ready(trainer.chunk_advance_fn(members)(states, arrays, 0, 1, None))
     return time.perf_counter() - start
 
 
-def compiled_count(program: train.Program) -> int:
-    """Compiled signatures cached on the program's jitted functions (to check that a timed run compiled nothing)."""
-    return sum(fn._cache_size() for fn in program.compiled.values() if hasattr(fn, "_cache_size"))
+def compiled_count(trainer: train.Trainer) -> int:
+    """Compiled signatures cached on the trainer's jitted functions (to check that a timed run compiled nothing)."""
+    return sum(fn._cache_size() for fn in trainer._compiled.values() if hasattr(fn, "_cache_size"))
 
 
-def time_framework(program: train.Program, members: list[dict]) -> tuple[float, dict]:
+def time_framework(trainer: train.Trainer, members: list[dict]) -> tuple[float, dict]:
     start = time.perf_counter()
-    results = program.train(members)
+    results = train.run(trainer, members)
     return time.perf_counter() - start, results
 
 
@@ -190,7 +191,7 @@ def time_jax_loop(program: train.Program, members: list[dict], steps: int) -> fl
     init, step = jax.jit(program.init), jax.jit(program.step)
 
     def train_one(member):
-        member = {k: v[0] for k, v in program.member_arrays(program.with_effective_lr([member])).items()}
+        member = {k: v[0] for k, v in train.member_arrays(program, train.with_effective_lr(program, [member])).items()}
         state = init(member)
         for t in range(steps):
             state, loss = step(state, member, t)
@@ -246,14 +247,15 @@ def train_torch_member(torch, width: int, member: dict, steps: int, scale, teach
 def bench_width(width: int, steps: int | None, dtype: str, baseline_members: int, baseline_steps: int | None) -> dict:
     steps = steps or auto_steps(width, len(GAMMAS) * len(LRS))
     group = sweep_group(width, steps, dtype)
-    program = train.build(group.values)
+    trainer = train.build(group.values)
+    program = trainer.program
     members = group.members
     b_steps = min(baseline_steps or BASELINE_STEPS, steps)
     b_members = spread(members, baseline_members)
 
-    warm_up_s = warm_up(program, members)
+    warm_up_s = warm_up(trainer, members)
     peak_before = matmul_peak(dtype)
-    seconds, results = time_framework(program, members)
+    seconds, results = time_framework(trainer, members)
     peak_after = matmul_peak(dtype)
     useful = len(members) * steps * flops_per_member_step(width)
     jax_loop = time_jax_loop(program, b_members, b_steps) * len(members) * steps
@@ -261,7 +263,7 @@ def bench_width(width: int, steps: int | None, dtype: str, baseline_members: int
     peaks = (peak_before, peak_after, matmul_peak(dtype))
     peak = max(peaks[:2])
     return {
-        "width": width, "steps": steps, "evals": len(program.log_steps), "warm_up": warm_up_s,
+        "width": width, "steps": steps, "evals": len(program.schedules()["loss"]), "warm_up": warm_up_s,
         "peak": peak, "busy": min(peaks) < 0.75 * max(peaks),
         "seconds": seconds, "gflops": useful / seconds / 1e9,
         "jax_loop": jax_loop, "torch_loop": None if torch_loop is None else torch_loop * len(members) * steps,
@@ -305,13 +307,14 @@ def model_group(arch: str, steps: int, dtype: str) -> sweep.Group:
     return group
 
 
-def time_steps(program: train.Program, members: list[dict]) -> float:
+def time_steps(trainer: train.Trainer, members: list[dict]) -> float:
     """Seconds of the training steps alone: the chunk's compiled fori_loop from step 0 to ``steps``
     (members after init, one chunk; warm_up compiled it)."""
-    members = program.with_effective_lr(members)[: program.chunk_size()]
-    arrays = program.member_arrays(members)
-    states = jax.block_until_ready(program.init_fn()(arrays))
-    advance = program.chunk_advance_fn(members)
+    program = trainer.program
+    members = train.with_effective_lr(program, members)[: train.chunk_size(program)]
+    arrays = train.member_arrays(program, members)
+    states = jax.block_until_ready(trainer.init_fn()(arrays))
+    advance = trainer.chunk_advance_fn(members)
     start = time.perf_counter()
     jax.block_until_ready(advance(states, arrays, 0, program.steps, None))
     return time.perf_counter() - start
@@ -319,18 +322,19 @@ def time_steps(program: train.Program, members: list[dict]) -> float:
 
 def bench_model(arch: str, steps: int, dtype: str) -> dict:
     group = model_group(arch, steps, dtype)
-    program = train.build(group.values)
+    trainer = train.build(group.values)
+    program = trainer.program
     members = group.members
-    warm_up_s = warm_up(program, members)
+    warm_up_s = warm_up(trainer, members)
     peak_before = matmul_peak(dtype)
-    compiled = compiled_count(program)
-    seconds, results = time_framework(program, members)
-    compiles = compiled_count(program) - compiled
-    steps_s = time_steps(program, members)
+    compiled = compiled_count(trainer)
+    seconds, results = time_framework(trainer, members)
+    compiles = compiled_count(trainer) - compiled
+    steps_s = time_steps(trainer, members)
     peak_after = matmul_peak(dtype)
     useful = len(members) * steps * model_flops_per_member_step(arch)
     return {
-        "arch": arch, "steps": steps, "members": len(members), "chunk": min(program.chunk_size(), len(members)),
+        "arch": arch, "steps": steps, "members": len(members), "chunk": min(train.chunk_size(program), len(members)),
         "warm_up": warm_up_s, "peak": max(peak_before, peak_after),
         "busy": min(peak_before, peak_after) < 0.75 * max(peak_before, peak_after),
         "seconds": seconds, "gflops": useful / seconds / 1e9, "steps_s": steps_s, "steps_gflops": useful / steps_s / 1e9,
@@ -352,7 +356,7 @@ def print_model_table(rows: list[dict], dtype: str) -> None:
               f"{100 * r['gflops'] / r['peak']:>5.1f}% {r['steps_s']:>7.2f} {r['steps_gflops']:>6.1f} "
               f"{100 * r['steps_gflops'] / r['peak']:>5.1f}%{'  (busy)' if r['busy'] else ''}"
               + (f"  ({r['compiles']} compiles inside train s)" if r["compiles"] else ""))
-    print("train s: Program.train end to end (init, f(theta_0) on the fixed sets, losses and probe predictions at")
+    print("train s: train.run end to end (init, f(theta_0) on the fixed sets, losses and probe predictions at")
     print("the first and last step; no NTK or feature measurements); steps s: the training steps alone, one")
     print("fori_loop(vmap(step)) call.  GF/s of both: the steps' model FLOPs (forward, 2x backward, centring")
     print("forward; attention over all T x T pairs).  peak: the better of jnp.dot 2048^2 before and after the row;")

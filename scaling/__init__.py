@@ -6,7 +6,7 @@
     ds.test_loss.sel(width=256).mean("seed")
 """
 
-from scaling.runner import run
+from scaling.launch.runner import run
 from scaling.store import load
 
 __all__ = ["load", "run"]

@@ -1,7 +1,7 @@
-"""Checkpoints of a group in training, and stopping cleanly on SIGTERM / SIGINT / SIGUSR2.
+"""Checkpoints of a group in training.
 
 One orbax ``CheckpointManager`` per group, in ``DIR/checkpoints/<group>/``.  A checkpoint is
-taken at a host stop t of the chunk in training (train.py), before step t's measurements:
+taken at a host stop t of the chunk in training (train/loop.py), before step t's measurements:
 
 - ``state``: every member's train state: parameters, optimizer state, the initial parameters
   and f(θ₀) that centring subtracts, its training set or data order, its divergence flags;
@@ -11,8 +11,8 @@ taken at a host stop t of the chunk in training (train.py), before step t's meas
   random draw is ``fold_in(key(seed), tag, step)``, so the seeds and t are the RNG's whole state.
 
 Checkpoints are taken every ``checkpoint.every_steps`` steps and/or ``checkpoint.every_seconds``
-seconds (at the first host stop after), and on a signal (``Signals``), after which the run stops
-(``Stopped``).  The last ``checkpoint.keep`` are kept; a corrupt or partial latest one is passed
+seconds (at the first host stop after), and on a signal (``launch.signals.Signals``), after which
+the run stops (``errors.Stopped``).  The last ``checkpoint.keep`` are kept; a corrupt or partial latest one is passed
 over, with a warning, for the one before.  A group's checkpoints are deleted once its file
 holds every member.
 """
@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import logging
 import os
 import re
 import shutil
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -37,7 +36,9 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from scaling.train import Program, Snapshot
+from scaling.errors import ClaimLost
+from scaling.launch.signals import Signals
+from scaling.train import Snapshot, Trainer, member_arrays
 
 CHECKPOINT_DIR = "checkpoints"
 ORBAX_TMP = ".orbax-checkpoint-tmp"  # orbax writes a checkpoint under this suffix, then renames it
@@ -46,56 +47,26 @@ FREE_MARGIN_BYTES = 2**20  # a save needs its arrays' bytes plus this free on th
 # A failed orbax write (a full disk) or read (a corrupt checkpoint) is logged through absl, many
 # lines per file, and leaves tensorstore callbacks aimed at orbax's closed asyncio loop, each
 # printing 'Event loop is closed' as an unraisable exception, from any thread at any time after.
-# The run reports the failure itself, in one line; that noise, and only it, is dropped: orbax's
-# absl records (other libraries' stay) and that one unraisable exception.
-logging.getLogger("absl").addFilter(lambda record: f"{os.sep}orbax{os.sep}" not in record.pathname)
-_unraisable = sys.unraisablehook
+# The run reports the failure itself, in one line; that noise, and only it, is dropped once a
+# group's checkpoints are opened (``quiet_orbax``): orbax's absl records (other libraries' stay)
+# and that one unraisable exception.  Importing scaling changes neither.
+def _not_orbax(record: logging.LogRecord) -> bool:
+    return f"{os.sep}orbax{os.sep}" not in record.pathname
 
 
-def _drop_closed_loop(unraisable) -> None:
+def _drop_closed_loop(unraisable, previous=sys.unraisablehook) -> None:
     if not (isinstance(unraisable.exc_value, RuntimeError) and str(unraisable.exc_value) == "Event loop is closed"):
-        _unraisable(unraisable)
+        previous(unraisable)
 
 
-sys.unraisablehook = _drop_closed_loop
-
-
-class Stopped(Exception):
-    """The run stopped on a signal, after saving the group in training."""
-
-    def __init__(self, signum: int, where: str):
-        self.signum = signum
-        super().__init__(f"stopped by {signal.Signals(signum).name}{where}")
-
-
-class Signals:
-    """While entered (in the main thread): SIGTERM, SIGINT and SIGUSR2 (SLURM's warning before a
-    time limit or preemption, as submitit asks for it) set ``received``, which training checks at
-    its next host stop; a second SIGINT interrupts at once."""
-
-    def __init__(self):
-        self.received: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def _handle(self, signum, frame) -> None:
-        if signum == signal.SIGINT and self.received is not None:
-            raise KeyboardInterrupt
-        self.received = signum
-
-    def check(self, where: str = "") -> None:
-        """Raise ``Stopped`` if a signal came."""
-        if self.received is not None:
-            raise Stopped(self.received, where)
-
-    def __enter__(self) -> Signals:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2):
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+def quiet_orbax() -> None:
+    """Drop orbax's absl records and the 'Event loop is closed' unraisables (once per process)."""
+    absl = logging.getLogger("absl")
+    if _not_orbax not in absl.filters:
+        absl.addFilter(_not_orbax)
+    hook = sys.unraisablehook
+    if getattr(hook, "func", None) is not _drop_closed_loop:
+        sys.unraisablehook = functools.partial(_drop_closed_loop, previous=sys.unraisablehook)
 
 
 def _warn(text: str) -> None:
@@ -133,14 +104,14 @@ def _members_json(members: list[dict]) -> list:
 
 
 class GroupCheckpoints:
-    """The checkpoints of one group's run: ``resume`` and ``at_stop`` are what ``Program.train``
+    """The checkpoints of one group's run: ``resume`` and ``at_stop`` are what ``train.run``
     calls for each chunk.  ``written``: members already in the group's file at the start; a
     chunk's checkpoint n is ``written_at_chunk * (steps + 1) + t``, growing over the chunks."""
 
-    def __init__(self, out: Path, group_id: str, program: Program, written: int, signals: Signals,
+    def __init__(self, out: Path, group_id: str, trainer: Trainer, written: int, signals: Signals,
                  still_claimed: Callable[[], bool] = lambda: True):
-        self.dir, self.group_id, self.program = group_dir(out, group_id), group_id, program
-        self.values, self.written, self.signals, self.still_claimed = program.values, written, signals, still_claimed
+        self.dir, self.group_id, self.trainer, self.program = group_dir(out, group_id), group_id, trainer, trainer.program
+        self.values, self.written, self.signals, self.still_claimed = self.program.values, written, signals, still_claimed
         self.start, self.last_save = 0, time.time()
         self._manager: ocp.CheckpointManager | None = None
 
@@ -150,6 +121,7 @@ class GroupCheckpoints:
             if self.dir.is_dir():  # a write a killed run left unfinished: never a checkpoint
                 for partial in self.dir.glob(f"*{ORBAX_TMP}*"):
                     shutil.rmtree(partial, ignore_errors=True)
+            quiet_orbax()
             options = ocp.CheckpointManagerOptions(max_to_keep=self.values["checkpoint.keep"], create=True)
             self._manager = ocp.CheckpointManager(self.dir, options=options, item_names=("state", "recorded", "position"))
         return self._manager
@@ -192,7 +164,7 @@ class GroupCheckpoints:
         if position["members"] != _members_json(members) or position["written"] != self.written:
             return None  # another chunk's
         target = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype),
-                              jax.eval_shape(self.program.init_fn(), self.program.member_arrays(members)))
+                              jax.eval_shape(self.trainer.init_fn(), member_arrays(self.program, members)))
         restored = self.manager.restore(n, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(target), recorded=ocp.args.StandardRestore()))
         return Snapshot(position["step"], restored.state, restored.recorded, position["data_position"])
@@ -252,10 +224,3 @@ class GroupCheckpoints:
                 raise
         if finished:
             shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class ClaimLost(Exception):
-    """Another worker broke this worker's claim on a group (missed heartbeats); the group is left to it."""
-
-    def __init__(self, group_id: str):
-        super().__init__(f"the claim on group {group_id} was taken over by another worker")

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from scaling.config import SCHEMA, ConfigError, leaf
+from scaling.config import SCHEMA, leaf
+from scaling.errors import ConfigError
 
 USAGE_OVERRIDE = "--config.SECTION.FIELD=VALUE (or --config.sweep.SECTION.FIELD=[v1,v2])"
 
@@ -33,11 +34,12 @@ LAUNCH_FLAGS = {path: "--" + path.removeprefix("launch.").removeprefix("slurm.")
 
 
 def _cmd_run(args, extra) -> int:
-    from scaling import devices, runner
-    from scaling.checkpoint import Stopped
+    from scaling import checks
+    from scaling.errors import OutputError, Stopped
+    from scaling.launch import devices, runner
 
     flags = {path: getattr(args, path) for path in LAUNCH_FLAGS if getattr(args, path) is not None}
-    resolved = runner.resolve(args.config, _overrides(extra) | flags)
+    resolved = checks.resolve(args.config, _overrides(extra) | flags)
     out = Path(args.out or Path("runs") / Path(args.config).stem)
     if args.launcher == "slurm":
         return _submit(resolved, out, args)
@@ -47,7 +49,7 @@ def _cmd_run(args, extra) -> int:
     except Stopped as stop:
         print(f"scaling: {stop}; run the same command again to continue", file=sys.stderr)
         return 128 + stop.signum
-    except runner.OutputError as error:
+    except OutputError as error:
         print(f"scaling: error: {error}", file=sys.stderr)
         return 1
     if devices.primary():
@@ -57,7 +59,8 @@ def _cmd_run(args, extra) -> int:
 
 def _submit(resolved, out: Path, args) -> int:
     """``--launcher slurm``: one array task per group (or chunk of groups); ``--wait`` for them."""
-    from scaling import slurm, store
+    from scaling import store
+    from scaling.launch import slurm
 
     tasks = slurm.submit(resolved, out, args.overwrite)
     if not tasks:
@@ -81,11 +84,11 @@ def _print_results(resolved, out: Path) -> list[str]:
     """The η* table, where the results are and the report; returns the groups not done."""
     from rich.console import Console
 
-    from scaling import store, summary
+    from scaling import analysis, store
 
     ds = store.load(out)
     console = Console()
-    console.print(summary.best_lr_table(ds))
+    console.print(analysis.best_lr_table(ds))
     console.print(f"results: {out}   (in Python: scaling.load({str(out)!r}))", soft_wrap=True)  # paths stay whole
     incomplete = ds.attrs["incomplete_groups"]
     if resolved.values["log.report"] and not incomplete:
@@ -116,18 +119,17 @@ def _cmd_coordcheck(args, extra) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from scaling import runner
-    from scaling.config import check_group
-    from scaling.measure.coord import coord_check, width_ratio
+    from scaling import checks
+    from scaling.coordcheck import coord_check, width_ratio
     from scaling.report import coord
 
     if args.steps < 1:
         raise ConfigError("--steps", args.steps, "an integer >= 1")
-    resolved = runner.resolve(args.config, _overrides(extra))
+    resolved = checks.resolve(args.config, _overrides(extra))
     widths = _widths(args.widths, resolved)
     base = resolved.values
     for width in widths:  # every width must make a valid group, before any compute
-        check_group({**base, "model.width": width})
+        checks.check_group({**base, "model.width": width})
     out = Path(args.out or Path("runs") / f"{Path(args.config).stem}_coordcheck")
     check = coord_check(base, widths, args.steps)
     fixed = f"{base['model.arch']}, {base['model.param']}, {base['optim.name']} lr={base['optim.lr']:g}, gamma={base['model.gamma']:g}"
@@ -153,14 +155,14 @@ def _cmd_coordcheck(args, extra) -> int:
 def _cmd_status(args, extra) -> int:
     from rich.console import Console
 
-    from scaling import status
+    from scaling.launch import status
 
     if extra:
         raise ConfigError("argument", extra[0], "scaling status DIR (no other arguments)")
     statuses = status.group_statuses(args.dir)
     console = Console()
     console.print(status.table(statuses, f"sweep {args.dir}"))
-    console.print(status.summary(statuses), soft_wrap=True)  # one line, whatever the terminal width
+    console.print(status.totals(statuses), soft_wrap=True)  # one line, whatever the terminal width
     return 0
 
 

@@ -4,7 +4,10 @@ Every config field is declared once in ``SCHEMA`` with its type, its default, wh
 values it allows and whether it is *static* (it changes shapes or the compiled
 program, so each value is its own group) or *vmapped* (a scalar that can be a traced
 array, so its values become members of one group).  Nothing is guessed: a field that
-is not in the schema is an error.
+is not in the schema is an error.  ``SCHEMA`` holds the core fields below, which the
+framework itself reads, and the fields each registration declares where it is
+registered (``declare``): a model's, a task's, a measurement's, a theory's.  This module
+validates each field alone; checks across fields and registries are ``scaling.checks``.
 
 A config file defines ``get_config()`` returning an ``ml_collections.ConfigDict``
 with any of the sections below; missing fields take their defaults.  The ``sweep``
@@ -26,20 +29,13 @@ from typing import Any, Callable
 
 import ml_collections
 
-from scaling.parameterization import BRANCH_SCALINGS
+from scaling.errors import ConfigError
 
 SECTIONS = ("model", "data", "optim", "train", "measure", "theory", "checkpoint", "launch", "log")
 # Fields that change no result: never swept, and not part of a sweep's identity.
 NOT_RESULTS = ("checkpoint.", "launch.", "log.")
 WANDB_MODES = ("online", "offline", "disabled")
 
-
-class ConfigError(ValueError):
-    """A bad config: names the field, the value and what is allowed."""
-
-    def __init__(self, field: str, value: Any, allowed: str):
-        self.field, self.value, self.allowed = field, value, allowed
-        super().__init__(f"{field} = {value!r} is not allowed: {allowed}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,142 +136,80 @@ class StringsField(Field):
         raise ConfigError(path, value, self.allowed())
 
 
-def _positive(x):
+def positive(x):
     return x > 0
 
 
-def _nonneg(x):
+def nonneg(x):
     return x >= 0
 
 
-def _at_least(n):
+def at_least(n):
     return lambda x: x >= n
 
 
-def _unit(x):
+def unit(x):
     return 0 <= x < 1
 
 
-def _models():
-    from scaling import models
-
-    return tuple(sorted(models.REGISTRY))
-
-
-def _theories():
-    from scaling.theory import curves
-
-    return curves.names()
-
-
-def _tasks():
-    from scaling import data
-
-    return tuple(sorted(data.REGISTRY))
-
-
+# The core fields: what the framework itself reads (the sweep, parameterization, optimizer,
+# train loop, checkpoints, launchers and logging).  Registrations add their own (``declare``).
 SCHEMA: dict[str, Field] = {
-    # model
-    "model.arch": Field(str, "mlp", choices=_models),
-    "model.width": Field(int, 128, check=_at_least(1), rule=">= 1"),
-    "model.depth": Field(int, 3, check=_at_least(1), rule=">= 1 (number of weight matrices)"),
+    # model: what every architecture is built from; the rest is each architecture's (scaling/models/)
+    "model.width": Field(int, 128, check=at_least(1), rule=">= 1"),
+    "model.depth": Field(int, 3, check=at_least(1), rule=">= 1 (number of weight matrices)"),
     "model.param": Field(str, "mup", choices=("sp", "ntk", "mup")),
-    "model.gamma": Field(float, 1.0, vmapped=True, check=_positive, rule="> 0"),
+    "model.gamma": Field(float, 1.0, vmapped=True, check=positive, rule="> 0"),
     "model.center": Field(bool, True),
-    "model.activation": Field(str, "relu", choices=("relu", "tanh", "gelu", "linear")),
-    "model.bias": Field(bool, False),
-    "model.init_scale": Field(float, 1.0, vmapped=True, check=_positive, rule="> 0"),
-    "model.kernel_size": Field(int, 3, check=_at_least(1), rule=">= 1 (convolutions)"),
-    "model.stages": Field(int, 2, check=lambda x: 1 <= x <= 4, rule="in 1..4 (resnet: stages of width, 2 width, ...)"),
-    "model.norm": Field(str, "layer", choices=("layer", "none")),
-    "model.residual": Field(str, "one", choices=BRANCH_SCALINGS),
-    "model.residual_beta": Field(float, 1.0, check=_positive, rule="> 0 (residual-branch multiplier)"),
-    "model.heads": Field(int, 4, check=_at_least(1), rule=">= 1 (attention heads)"),
-    "model.patch_size": Field(int, 2, check=_at_least(1), rule=">= 1 (image patches of the transformer classifier)"),
-    # data
-    "data.task": Field(str, "powerlaw", choices=_tasks),
-    "data.dim": Field(int, 32, check=_at_least(1), rule=">= 1"),
-    "data.batch_size": Field(int, 64, check=_at_least(1), rule=">= 1"),
-    "data.n_train": Field(int, None, optional=True, check=_at_least(1), rule=">= 1 (None = online)"),
-    "data.n_test": Field(int, 1000, check=_at_least(1), rule=">= 1"),
-    "data.n_probe": Field(int, 64, check=_at_least(1), rule=">= 1"),
-    "data.seed": Field(int, 0, vmapped=True, check=_nonneg, rule=">= 0"),
-    "data.task_seed": Field(int, 0, check=_nonneg, rule=">= 0"),
-    "data.alpha": Field(float, 1.5, check=_positive, rule="> 0 (spectral decay)"),
-    "data.beta": Field(float, 0.8, check=_positive, rule="> 0 (source exponent)"),
-    "data.noise": Field(float, 0.0, vmapped=True, check=_nonneg, rule=">= 0 (label-noise variance)"),
-    "data.n_modes": Field(int, 256, check=_at_least(1), rule=">= 1"),
-    "data.degree": Field(int, 2, check=_nonneg, rule=">= 0"),
-    "data.signal": Field(float, 1.0, check=_positive, rule="> 0 (teacher norm)"),
-    "data.image_size": Field(int, 8, check=_at_least(1), rule=">= 1 (pixels per side)"),
-    "data.channels": Field(int, 3, check=_at_least(1), rule=">= 1"),
-    "data.n_classes": Field(int, None, optional=True, check=_at_least(2), rule=">= 2 (None = regression)"),
-    "data.vocab": Field(int, 16, check=_at_least(2), rule=">= 2 (tokens)"),
-    "data.context": Field(int, 16, check=_at_least(2), rule=">= 2 (tokens per sequence)"),
-    "data.order": Field(int, 1, check=_at_least(1), rule=">= 1 (tokens a Markov chain conditions on)"),
-    "data.name": Field(str, None, optional=True),  # a TFDS dataset (data.task = 'tfds')
-    "data.data_dir": Field(str, None, optional=True),  # None: TFDS's default directory
-    "data.train_split": Field(str, "train"),
-    "data.test_split": Field(str, "test"),
-    "data.classes": ClassesField(),
-    "data.storage": Field(str, "auto", choices=("auto", "device", "stream")),
-    "data.tokens": Field(str, "byte", choices=("byte", "char")),
+    "model.init_scale": Field(float, 1.0, vmapped=True, check=positive, rule="> 0"),
+    # data: what every task's stream is made of; the rest is each task's (scaling/data/)
+    "data.batch_size": Field(int, 64, check=at_least(1), rule=">= 1"),
+    "data.n_train": Field(int, None, optional=True, check=at_least(1), rule=">= 1 (None = online)"),
+    "data.n_test": Field(int, 1000, check=at_least(1), rule=">= 1"),
+    "data.n_probe": Field(int, 64, check=at_least(1), rule=">= 1"),
+    "data.seed": Field(int, 0, vmapped=True, check=nonneg, rule=">= 0"),
+    "data.task_seed": Field(int, 0, check=nonneg, rule=">= 0"),
+    "data.noise": Field(float, 0.0, vmapped=True, check=nonneg, rule=">= 0 (label-noise variance)"),
     # optim
     "optim.name": Field(str, "sgd", choices=("sgd", "adam")),
-    "optim.lr": Field(float, 0.1, vmapped=True, check=_positive, rule="> 0"),
+    "optim.lr": Field(float, 0.1, vmapped=True, check=positive, rule="> 0"),
     "optim.lr_rule": Field(str, "none", choices=("none", "gamma")),
-    "optim.momentum": Field(float, 0.0, vmapped=True, check=_unit, rule="in [0, 1)"),
-    "optim.weight_decay": Field(float, 0.0, vmapped=True, check=_nonneg, rule=">= 0"),
-    "optim.b1": Field(float, 0.9, vmapped=True, check=_unit, rule="in [0, 1)"),
-    "optim.b2": Field(float, 0.999, vmapped=True, check=_unit, rule="in [0, 1)"),
-    "optim.eps": Field(float, 1e-8, vmapped=True, check=_positive, rule="> 0"),
+    "optim.momentum": Field(float, 0.0, vmapped=True, check=unit, rule="in [0, 1)"),
+    "optim.weight_decay": Field(float, 0.0, vmapped=True, check=nonneg, rule=">= 0"),
+    "optim.b1": Field(float, 0.9, vmapped=True, check=unit, rule="in [0, 1)"),
+    "optim.b2": Field(float, 0.999, vmapped=True, check=unit, rule="in [0, 1)"),
+    "optim.eps": Field(float, 1e-8, vmapped=True, check=positive, rule="> 0"),
     # train
-    "train.steps": Field(int, 1000, check=_at_least(1), rule=">= 1"),
-    "train.seed": Field(int, 0, vmapped=True, check=_nonneg, rule=">= 0"),
+    "train.steps": Field(int, 1000, check=at_least(1), rule=">= 1"),
+    "train.seed": Field(int, 0, vmapped=True, check=nonneg, rule=">= 0"),
     "train.loss": Field(str, "mse", choices=("mse", "xent")),
     "train.dtype": Field(str, "float32", choices=("float32", "float64")),
-    "train.max_members": Field(int, None, optional=True, check=_at_least(1), rule=">= 1 (None = automatic)"),
-    "train.n_logs": Field(int, 30, check=_at_least(2), rule=">= 2"),
+    "train.max_members": Field(int, None, optional=True, check=at_least(1), rule=">= 1 (None = automatic)"),
+    "train.n_logs": Field(int, 30, check=at_least(2), rule=">= 2"),
     "train.log_spacing": Field(str, "log", choices=("log", "linear")),
-    "train.max_loss": Field(float, 1e4, check=_positive, rule="> 0 (a member whose loss passes it diverged)"),
-    "train.segments": Field(int, 10, check=_at_least(1), rule=">= 1 (progress stops per chunk, besides the measurements' steps)"),
-    # measure: each measurement on the probe set, on or off, with its own schedule
-    "measure.predictions": Field(bool, True),
-    "measure.predictions_every": StepsField(),
-    "measure.predictions_n_logs": Field(int, 16, check=_at_least(2), rule=">= 2"),
-    "measure.ntk": Field(bool, True),
-    "measure.ntk_every": StepsField(),
-    "measure.ntk_n_logs": Field(int, 6, check=_at_least(2), rule=">= 2"),
-    "measure.ntk_outputs": Field(str, "trace", choices=("trace", "full")),
-    "measure.ntk_top_k": Field(int, None, optional=True, check=_at_least(1), rule=">= 1 (None = every eigenvalue)"),
-    "measure.ntk_kernels": Field(bool, True),
-    "measure.features": Field(bool, True),
-    "measure.features_every": StepsField(),
-    "measure.features_n_logs": Field(int, 12, check=_at_least(2), rule=">= 2"),
-    # theory: a closed-form prediction stored beside each member's losses (scaling/theory/curves.py)
-    "theory.name": Field(str, None, optional=True, choices=_theories),
-    "theory.nodes": Field(int, 32, check=_at_least(4), rule=">= 4 (Talbot nodes M of a Laplace inversion)"),
+    "train.max_loss": Field(float, 1e4, check=positive, rule="> 0 (a member whose loss passes it diverged)"),
+    "train.segments": Field(int, 10, check=at_least(1), rule=">= 1 (progress stops per chunk, besides the measurements' steps)"),
     # checkpoint: when a group in training saves its state (scaling/checkpoint.py) and when a
-    # claim on a group is stale (scaling/lock.py); like log, never swept and not part of a
+    # claim on a group is stale (scaling/launch/lock.py); like log, never swept and not part of a
     # sweep's identity (a group's numbers are the same whatever its checkpoints)
-    "checkpoint.every_steps": Field(int, None, optional=True, check=_at_least(1), rule=">= 1 (steps between checkpoints)"),
-    "checkpoint.every_seconds": Field(float, 300.0, optional=True, check=_positive, rule="> 0 (seconds between checkpoints)"),
-    "checkpoint.keep": Field(int, 2, check=_at_least(1), rule=">= 1 (checkpoints kept per group)"),
-    "checkpoint.stale_lock_s": Field(float, 600.0, check=_positive,
+    "checkpoint.every_steps": Field(int, None, optional=True, check=at_least(1), rule=">= 1 (steps between checkpoints)"),
+    "checkpoint.every_seconds": Field(float, 300.0, optional=True, check=positive, rule="> 0 (seconds between checkpoints)"),
+    "checkpoint.keep": Field(int, 2, check=at_least(1), rule=">= 1 (checkpoints kept per group)"),
+    "checkpoint.stale_lock_s": Field(float, 600.0, check=positive,
                                      rule="> 0 (seconds without a heartbeat after which a claim on a group is stale)"),
-    # launch: where groups run (scaling/devices.py, scaling/slurm.py); like log, never swept and
-    # not part of a sweep's identity
-    "launch.devices": Field(int, None, optional=True, check=_at_least(1),
+    # launch: where groups run (scaling/launch/devices.py, scaling/launch/slurm.py); like log, never
+    # swept and not part of a sweep's identity
+    "launch.devices": Field(int, None, optional=True, check=at_least(1),
                             rule=">= 1 (devices a group is sharded over; None = every device)"),
     "launch.shard": Field(str, "members", choices=("members", "width")),  # what is split over the devices
     "launch.slurm.partition": Field(str, None, optional=True),  # None: the cluster's default partition
-    "launch.slurm.time_min": Field(int, 60, check=_at_least(1), rule=">= 1 (minutes per task before it is requeued)"),
-    "launch.slurm.gpus_per_task": Field(int, 0, check=_nonneg, rule=">= 0"),
-    "launch.slurm.cpus_per_task": Field(int, 1, check=_at_least(1), rule=">= 1"),
-    "launch.slurm.mem_gb": Field(float, None, optional=True, check=_positive, rule="> 0 (None: the partition's default)"),
-    "launch.slurm.array_parallelism": Field(int, 64, check=_at_least(1), rule=">= 1 (array tasks running at once)"),
-    "launch.slurm.groups_per_task": Field(int, 1, check=_at_least(1), rule=">= 1 (groups one array task runs)"),
-    "launch.slurm.nodes": Field(int, 1, check=_at_least(1),
+    "launch.slurm.time_min": Field(int, 60, check=at_least(1), rule=">= 1 (minutes per task before it is requeued)"),
+    "launch.slurm.gpus_per_task": Field(int, 0, check=nonneg, rule=">= 0"),
+    "launch.slurm.cpus_per_task": Field(int, 1, check=at_least(1), rule=">= 1"),
+    "launch.slurm.mem_gb": Field(float, None, optional=True, check=positive, rule="> 0 (None: the partition's default)"),
+    "launch.slurm.array_parallelism": Field(int, 64, check=at_least(1), rule=">= 1 (array tasks running at once)"),
+    "launch.slurm.groups_per_task": Field(int, 1, check=at_least(1), rule=">= 1 (groups one array task runs)"),
+    "launch.slurm.nodes": Field(int, 1, check=at_least(1),
                                 rule=">= 1 (hosts per task, one process each, joined by jax.distributed)"),
     # log
     "log.progress": Field(bool, True),
@@ -286,9 +220,21 @@ SCHEMA: dict[str, Field] = {
     "log.wandb.group": Field(str, None, optional=True),  # None: the sweep directory's name
     "log.wandb.tags": StringsField(),
     "log.wandb.notes": Field(str, None, optional=True),
-    "log.wandb.max_runs": Field(int, 256, check=_at_least(1), rule=">= 1 (more points: one run per group, with tables)"),
-    "log.wandb.timeout": Field(float, 120.0, check=_positive, rule="> 0 (seconds wandb may take to finish a sweep's logging)"),
+    "log.wandb.max_runs": Field(int, 256, check=at_least(1), rule=">= 1 (more points: one run per group, with tables)"),
+    "log.wandb.timeout": Field(float, 120.0, check=positive, rule="> 0 (seconds wandb may take to finish a sweep's logging)"),
 }
+CORE = tuple(SCHEMA)  # the core fields' paths; every other field was declared by a registration
+
+
+def declare(fields: dict[str, Field]) -> None:
+    """Add a registration's fields to ``SCHEMA``.  A field several registrations share (a
+    model's activation, a task's spectral decay) is one ``Field`` object that each declares."""
+    for path, field in fields.items():
+        if path.split(".")[0] not in SECTIONS or path.count(".") < 1:
+            raise ValueError(f"config field {path!r}: its path must start with a section, one of {SECTIONS}")
+        known = SCHEMA.setdefault(path, field)
+        if known is not field and known != field:
+            raise ValueError(f"config field {path!r} is declared twice, differently: {known} and {field}")
 
 
 def leaf(path: str) -> str:
@@ -355,7 +301,9 @@ class Resolved:
 
 
 def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
-    """Validate a user config against the schema; raise ConfigError on the first problem."""
+    """Validate a user config against the schema, each field alone, and expand its sweep axes;
+    raise ConfigError on the first problem.  ``scaling.checks.resolve`` also checks every
+    group across fields and registries."""
     tree = config.to_dict() if isinstance(config, ml_collections.ConfigDict) else copy.deepcopy(dict(config))
     sweep = tree.pop("sweep", {}) or {}
     if not isinstance(sweep, dict):
@@ -395,16 +343,7 @@ def resolve(config: ml_collections.ConfigDict | dict) -> Resolved:
             if any(vals.count(v) > 1 for v in vals):
                 raise ConfigError("sweep." + path, vals, "a list without repeated values")
             axes.append(((path,), [(v,) for v in vals]))
-    resolved = Resolved(values=values, axes=axes)
-    from scaling import sweep as sweep_lib
-
-    from scaling.theory import curves
-
-    for group in sweep_lib.groups(resolved):  # cross-field checks on every compiled program
-        check_group(group.values)
-        if values["theory.name"] is not None:
-            curves.check(group.values, swept)
-    return resolved
+    return Resolved(values=values, axes=axes)
 
 
 def changes(old: Resolved, new: Resolved) -> list[str]:
@@ -436,30 +375,6 @@ def _unknown_field(path: str) -> str:
     close = difflib.get_close_matches(path, list(SCHEMA), n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     return f"no such field{hint}; known fields: " + ", ".join(names)
-
-
-def check_group(values: dict[str, Any]) -> None:
-    """Checks that involve several fields, run on every group before any compute."""
-    from scaling import data, models
-
-    n_train, batch = values["data.n_train"], values["data.batch_size"]
-    if n_train is not None and batch > n_train:
-        raise ConfigError("data.batch_size", batch, f"<= data.n_train ({n_train})")
-    for name in ("predictions", "ntk", "features"):
-        path = f"measure.{name}_every"
-        if isinstance(values[path], list) and max(values[path]) > values["train.steps"]:
-            raise ConfigError(path, values[path], f"steps <= train.steps ({values['train.steps']})")
-    top_k = values["measure.ntk_top_k"]
-    if top_k is not None and 5 * top_k >= values["data.n_probe"]:
-        raise ConfigError("measure.ntk_top_k", top_k, f"< data.n_probe / 5 ({values['data.n_probe']} probe points)")
-    model, task = models.REGISTRY[values["model.arch"]], data.REGISTRY[values["data.task"]]
-    task.check(values)
-    kind = data.task_kind(values)
-    if kind not in model.inputs:
-        raise ConfigError("model.arch", values["model.arch"],
-                          f"an architecture for {kind} inputs of data.task = {values['data.task']!r}: "
-                          + ", ".join(n for n, m in models.REGISTRY.items() if kind in m.inputs))
-    model.check(data.with_derived(values))
 
 
 # ---------------------------------------------------------------- loading
@@ -503,3 +418,25 @@ def apply_overrides(config: ml_collections.ConfigDict | dict, overrides: dict[st
         node[parts[-1]] = parse_value(text)
     return tree
 
+
+
+# ---------------------------------------------------------------- documentation
+SECTION_NOTES = {"theory": "not swept", **{prefix.rstrip("."): "not swept; changing them reruns nothing" for prefix in NOT_RESULTS}}
+
+
+def fields_table() -> str:
+    """The README's table of every field in ``SCHEMA`` (core and registered), by section: its
+    static and its vmapped fields, with the values a field of choices allows."""
+    def shown(path: str, field: Field) -> str:
+        name = f"`{path.split('.', 1)[1]}`"
+        if field.choices is None:
+            return name
+        return f"{name} ({', '.join(map(str, ([None] if field.optional else []) + list(field._choices())))})"
+
+    rows = ["| section | static fields | vmapped fields |", "|---|---|---|"]
+    for section in SECTIONS:
+        fields = {path: field for path, field in SCHEMA.items() if path.split(".")[0] == section}
+        static = ", ".join(shown(p, f) for p, f in fields.items() if not f.vmapped)
+        note = f" ({SECTION_NOTES[section]})" if section in SECTION_NOTES else ""
+        rows.append(f"| `{section}` | {static}{note} | {', '.join(shown(p, f) for p, f in fields.items() if f.vmapped)} |")
+    return "\n".join(rows)

@@ -13,7 +13,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
-from flax import traverse_util
+
+from scaling.trees import flatten, unflatten
 
 HYPERPARAMS = {  # optax argument -> member field
     "learning_rate": "lr_effective",
@@ -28,9 +29,9 @@ HYPERPARAMS = {  # optax argument -> member field
 def layer_multipliers(params, recorded) -> dict:
     """The lr multiplier of every parameter: the one its layer recorded, else 1 (a parameter
     outside the parameterized layers trains at the member's lr)."""
-    flat = traverse_util.flatten_dict(recorded, sep="/")
-    ones = traverse_util.flatten_dict(params, sep="/")
-    return traverse_util.unflatten_dict({path: flat.get(path, jnp.ones((), p.dtype)) for path, p in ones.items()}, sep="/")
+    flat = flatten(recorded)
+    ones = flatten(params)
+    return unflatten({path: flat.get(path, jnp.ones((), p.dtype)) for path, p in ones.items()})
 
 
 def scale_by_layer(multipliers) -> optax.GradientTransformation:

@@ -26,7 +26,7 @@ from scaling import config as config_lib
 from scaling import sweep as sweep_lib
 
 SWEEP_FILE = "sweep.json"
-SLURM_DIR = "slurm"  # submitit's files, the tasks' logs and the task -> groups map (slurm.py)
+SLURM_DIR = "slurm"  # submitit's files, the tasks' logs and the task -> groups map (launch/slurm.py)
 MEMBER_PREFIX = "member:"
 UNREADABLE = (OSError, ValueError, KeyError, EOFError, StopIteration, zipfile.BadZipFile)  # a damaged group file
 
@@ -141,7 +141,8 @@ def load(out: str | Path, groups: Collection[str] | None = None) -> xr.Dataset:
     Axis dimensions are named by the swept fields' leaf names (``width``, ``gamma``,
     ``lr``, ``seed``; the full path with '_' where two leaves collide); fields zipped
     into one axis are extra coordinates along it.  Each measurement has its own step
-    coordinate (``step`` for losses, ``pred_step``, ``ntk_step``, ``feature_step``), and
+    coordinate (``step`` for losses, ``pred_step``, ``ntk_step``, ``feature_step``: each
+    measurement's own, ``scaling.measure.step_coords()``), and
     ``param`` / ``feature`` name the layers of the feature-learning signals.  Only whole files
     of whole members are read: a member not written yet (pending, in training, in a stopped
     run) is NaN with ``completed`` False, and ``ds.attrs["incomplete_groups"]`` lists the groups

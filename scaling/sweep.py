@@ -2,7 +2,7 @@
 
 A *group* is one point of the static axes and compiles to one program; its *members*
 are the points of the vmapped axes and train together under ``vmap``.  Member ids and
-PRNG keys are derived from the members' values, never from their positions, so a
+PRNG keys are derived from the members' values, never from their positions (keys.py), so a
 member's numbers do not depend on which other members share its program.
 """
 
@@ -13,13 +13,9 @@ import hashlib
 import itertools
 from typing import Any
 
-import jax
 import numpy as np
 
 from scaling.config import SCHEMA, Resolved, leaf
-
-# Tags folded into a seed's key so that init and data streams never coincide.
-INIT_TAG, DATA_TAG = 0, 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +76,3 @@ def stack(members: list[dict[str, Any]], dtype) -> dict[str, np.ndarray]:
         out[path] = np.asarray(column, dtype=np.int32 if path in SCHEMA and SCHEMA[path].type is int else dtype)
     return out
 
-
-def member_keys(seed, tag: int):
-    """The PRNG key of a seed value (traced or not): key(seed) folded with a stream tag."""
-    return jax.random.fold_in(jax.random.key(seed), tag)

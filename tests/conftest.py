@@ -9,6 +9,7 @@ for _name in ("WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):  # wandb
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
+import submitit  # noqa: E402,F401  (its logger writes to the sys.stderr of its import: import it before any test captures output)
 
 X64_AT_START = jax.config.jax_enable_x64
 

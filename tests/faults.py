@@ -75,7 +75,8 @@ def main() -> int:
         what, _, k = os.environ["SCALING_PAUSE"].partition(":")
         _inject(what, int(k))
     if os.environ.get("SCALING_EVENTS"):
-        from scaling import checkpoint, runner
+        from scaling import checkpoint
+        from scaling.launch import runner
 
         run_group, resume = runner._run_group, checkpoint.GroupCheckpoints.resume
 

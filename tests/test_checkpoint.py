@@ -14,7 +14,10 @@ import orbax.checkpoint as ocp
 import pytest
 
 import scaling
-from scaling import checkpoint, cli, runner, store, train
+from scaling import checkpoint, checks, cli, store, train
+from scaling.errors import Stopped
+from scaling.launch.signals import Signals
+from scaling.measure.registry import log_steps
 
 FAULTS = Path(__file__).with_name("faults.py")
 CONFIG = {
@@ -127,13 +130,13 @@ def test_killed_three_times_and_stopped_once_the_sweep_ends_bit_identical(config
     assert scaling.load(out).attrs["incomplete_groups"] == [SECOND]
     # the same command again, to the end
     resumed = []
-    run_chunk = train.Program.run_chunk
+    run_chunk = train.Trainer.run_chunk
 
     def spied_run_chunk(self, members, on_progress, resume=None, *args):
         resumed.append(resume and resume.step)
         return run_chunk(self, members, on_progress, resume, *args)
 
-    monkeypatch.setattr(train.Program, "run_chunk", spied_run_chunk)
+    monkeypatch.setattr(train.Trainer, "run_chunk", spied_run_chunk)
     assert cli.main(["run", str(config_file), "--out", str(out), "--no-progress"]) == 0
     assert resumed[0] > 0  # the second group went on from its checkpoint
     assert_identical(scaling.load(out), reference)
@@ -176,7 +179,7 @@ def test_sigint_saves_and_a_corrupt_latest_checkpoint_falls_back_to_the_one_befo
     restored = manager.restore(180, args=ocp.args.Composite(state=ocp.args.StandardRestore(),
                                                             recorded=ocp.args.StandardRestore()))
     assert {"params", "params0", "opt", "f0", "diverged"} <= set(restored.state)
-    n_logged = int(np.sum(train.log_steps(300, 8, "log") < 180))
+    n_logged = int(np.sum(log_steps(300, 8, "log") < 180))
     assert restored.recorded["loss"]["test_loss"].shape[:2] == (n_logged, 2)  # the losses at log steps < 180
     manager.close()
 
@@ -197,7 +200,7 @@ def test_with_no_usable_checkpoint_the_chunk_restarts_from_step_0_with_a_warning
                                                                                    capsys):
     out = tmp_path / "sweep"
     stop_at_save(monkeypatch, signal.SIGTERM, after_saves=1)
-    with pytest.raises(checkpoint.Stopped):
+    with pytest.raises(Stopped):
         scaling.run(CONFIG, out)
     monkeypatch.undo()
     for item in checkpoint.group_dir(out, FIRST).glob("*/position"):
@@ -218,9 +221,10 @@ def test_checkpoints_change_no_number_and_are_deleted_with_the_finished_group(tm
 
 
 def test_checkpoints_are_due_by_steps_and_by_wall_time(tmp_path):
-    program = train.build(runner.resolve(CONFIG).values | {"checkpoint.every_seconds": 0.5})
+    trainer = train.build(checks.resolve(CONFIG).values | {"checkpoint.every_seconds": 0.5})
+    program = trainer.program
     assert set(range(0, 300, 50)) <= set(program.events().tolist())
-    saver = checkpoint.GroupCheckpoints(tmp_path, FIRST, program, 0, checkpoint.Signals())
+    saver = checkpoint.GroupCheckpoints(tmp_path, FIRST, trainer, 0, Signals())
     assert saver.due(100) and not saver.due(125)
     saver.last_save -= 1.0
     assert saver.due(125)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scaling import cli
+from scaling import checks, cli
 from scaling import config as config_lib
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -69,7 +69,7 @@ def test_bad_config_is_refused_before_any_compute(tiny_config_file, tmp_path, ca
 
 
 def test_measurement_schedules():
-    from scaling.train import schedule
+    from scaling.measure.registry import schedule
 
     assert list(schedule(20, 8, 5)) == [0, 8, 16, 20]
     assert list(schedule(20, [5, 0, 5], 5)) == [0, 5]
@@ -154,5 +154,5 @@ def test_every_example_config_is_valid(name):
     from scaling import sweep
 
     path = CONFIGS / f"{name}.py"
-    resolved = config_lib.resolve(config_lib.load_file(path))  # checks every group's values
+    resolved = checks.resolve(path)  # checks every group's values
     assert len(sweep.groups(resolved)) >= 1

@@ -1,4 +1,4 @@
-"""Coord checks (issue 4): under muP every feature's size and its change over the first steps
+"""Coord checks: under muP every feature's size and its change over the first steps
 are width-independent, for every architecture; under SP with a width-independent learning
 rate the changes blow up with width; under NTK parameterization they shrink like 1/sqrt(N)."""
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import values
 
-from scaling.measure.coord import coord_check, width_ratio
+from scaling.coordcheck import coord_check, width_ratio
 
 WIDE, NARROW = [64, 1024], [32, 512]  # the smallest and the largest width checked
 PROBE = {"data.batch_size": 16, "data.n_probe": 32}

@@ -13,7 +13,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from scaling import config as config_lib
-from scaling import train
+from scaling import checks, train
 from scaling.data import datasets
 
 N_IDS = 300  # examples of the locally written dataset
@@ -56,7 +56,7 @@ def values(**overrides):
     for path, value in overrides.items():
         section, field = path.split(".")
         base[section][field] = value
-    resolved = config_lib.resolve(base)
+    resolved = checks.resolve(base)
     return resolved.values
 
 
@@ -66,7 +66,8 @@ def ids(x):
 
 
 def test_local_tfds_dataset_loads_by_name_standardized_with_its_labels(local_dir):
-    program = train.build(values(**{"data.data_dir": local_dir}))
+    trainer = train.build(values(**{"data.data_dir": local_dir}))
+    program = trainer.program
     stream = program.stream
     assert stream.kind == "image" and stream.out_dim == 5 and not stream.streamed
     x, y = stream.test
@@ -81,24 +82,24 @@ def test_local_tfds_dataset_loads_by_name_standardized_with_its_labels(local_dir
 
 def test_class_subset_is_relabelled_and_two_classes_give_a_scalar_target(local_dir):
     stream = train.build(values(**{"data.data_dir": local_dir, "data.classes": [3, 1], "train.steps": 5,
-                                    "data.n_test": 20})).stream
+                                    "data.n_test": 20})).program.stream
     raw = stream.train_arrays
     assert set(ids(raw["x"]) % 5) == {1, 3} and len(raw["x"]) == N_IDS * 2 // 5
     np.testing.assert_array_equal(raw["label"], np.where(ids(raw["x"]) % 5 == 3, 0, 1))  # in the order given
     assert stream.out_dim == 1 and set(np.unique(stream.test[1])) == {-1.0, 1.0}
     three = train.build(values(**{"data.data_dir": local_dir, "data.classes": [0, 2, 4], "train.steps": 5,
-                                    "data.n_test": 30})).stream
+                                    "data.n_test": 30})).program.stream
     assert three.out_dim == 3 and three.test[1].shape == (30, 3)
 
 
 def test_online_order_never_repeats_and_streaming_feeds_the_same_examples(local_dir):
     base = values(**{"data.data_dir": local_dir, "train.steps": 30})
-    device = train.build(base).stream
+    device = train.build(base).program.stream
     order = np.asarray(device.member_data(0, 0.0)["order"])
     member = {"data.seed": 0, "data.noise": 0.0}
     seen = np.concatenate([ids(np.asarray(device.train_arrays["x"])[order[t * 8:(t + 1) * 8]]) for t in range(31)])
     assert len(set(seen)) == len(seen) == 31 * 8
-    streamed = train.build(base | {"data.storage": "stream"}).stream
+    streamed = train.build(base | {"data.storage": "stream"}).program.stream
     assert streamed.streamed
     loader = streamed.loader([0, 1])
     block = loader.block(31)
@@ -110,7 +111,7 @@ def test_online_order_never_repeats_and_streaming_feeds_the_same_examples(local_
 
 
 def test_a_resumed_loader_continues_on_the_same_examples(local_dir):
-    stream = train.build(values(**{"data.data_dir": local_dir, "data.storage": "stream"})).stream
+    stream = train.build(values(**{"data.data_dir": local_dir, "data.storage": "stream"})).program.stream
     loader = stream.loader([0, 5])
     loader.block(7)
     position = loader.state()
@@ -125,10 +126,10 @@ def test_streamed_and_on_device_training_agree(local_dir, monkeypatch):
     sweep_members = [{"model.gamma": 1.0, "model.init_scale": 1.0, "data.seed": s, "data.noise": n, "train.seed": 0,
                       "optim.lr": 0.5, "optim.momentum": 0.0, "optim.weight_decay": 0.0, "optim.b1": 0.9,
                       "optim.b2": 0.999, "optim.eps": 1e-8} for s, n in [(0, 0.0), (1, 0.1), (0, 0.1)]]
-    on_device = train.build(base).train(sweep_members)
+    on_device = train.run(train.build(base), sweep_members)
     example_bytes = 4 * 4 * 3 + 4
     monkeypatch.setattr(datasets, "BLOCK_BYTES", 3 * example_bytes * 8 * 2)  # blocks of 3 steps for 2 seeds
-    streamed = train.build(base | {"data.storage": "stream"}).train(sweep_members)
+    streamed = train.run(train.build(base | {"data.storage": "stream"}), sweep_members)
     np.testing.assert_allclose(streamed["train_loss"], on_device["train_loss"], rtol=1e-5)
     np.testing.assert_allclose(streamed["test_loss"], on_device["test_loss"], rtol=1e-5)
     assert on_device["test_loss"][:, -1].max() < on_device["test_loss"][:, 0].min()
@@ -139,6 +140,7 @@ def test_a_streamed_sweep_stopped_mid_way_resumes_at_its_data_position(local_dir
 
     import scaling
     from scaling import checkpoint
+    from scaling.errors import Stopped
 
     example_bytes = 4 * 4 * 3 + 4
     monkeypatch.setattr(datasets, "BLOCK_BYTES", 3 * example_bytes * 8 * 2)  # blocks of 3 steps for 2 seeds
@@ -158,7 +160,7 @@ def test_a_streamed_sweep_stopped_mid_way_resumes_at_its_data_position(local_dir
             os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(checkpoint.GroupCheckpoints, "save", save_then_stop)
-    with pytest.raises(checkpoint.Stopped):
+    with pytest.raises(Stopped):
         scaling.run(config, tmp_path / "stopped")
     monkeypatch.setattr(checkpoint.GroupCheckpoints, "save", save)
     assert [s.step for s in saves[:2]] == [7, 14] and saves[2].step > 14  # the signal's save at the next stop
@@ -169,7 +171,7 @@ def test_a_streamed_sweep_stopped_mid_way_resumes_at_its_data_position(local_dir
 
 
 def test_finite_training_set_is_a_fixed_seed_subsample(local_dir):
-    stream = train.build(values(**{"data.data_dir": local_dir, "data.n_train": 50, "data.batch_size": 10})).stream
+    stream = train.build(values(**{"data.data_dir": local_dir, "data.n_train": 50, "data.batch_size": 10})).program.stream
     a, b, other = (stream.member_data(seed, 0.0)["train"] for seed in (4, 4, 5))
     np.testing.assert_array_equal(a[0], b[0])
     assert a[0].shape == (50, 4, 4, 3) and not np.array_equal(a[0], other[0])
@@ -211,7 +213,7 @@ def test_an_unprepared_dataset_is_one_clear_line_from_the_cli(tmp_path):
 def test_mock_image_datasets_build_with_their_shapes(name, shape, classes):
     with tfds.testing.mock_data(num_examples=64, policy=tfds.testing.MockPolicy.USE_CODE):
         datasets.load.cache_clear()
-        stream = train.build(values(**{"data.name": name, "data.n_test": 32, "train.steps": 5})).stream
+        stream = train.build(values(**{"data.name": name, "data.n_test": 32, "train.steps": 5})).program.stream
         assert stream.test[0].shape == (32, *shape) and stream.out_dim == classes
         assert stream.train_arrays["x"].dtype == np.uint8 and stream.train_arrays["x"].shape == (64, *shape)
     datasets.load.cache_clear()
@@ -222,8 +224,8 @@ def test_mock_mnist_trains_streamed_and_on_device_alike():
         datasets.load.cache_clear()
         base = values(**{"data.name": "mnist", "train.steps": 6, "train.loss": "xent"})
         members = _members(2)
-        device = train.build(base).train(members)
-        streamed = train.build(base | {"data.storage": "stream"}).train(members)
+        device = train.run(train.build(base), members)
+        streamed = train.run(train.build(base | {"data.storage": "stream"}), members)
     datasets.load.cache_clear()
     np.testing.assert_allclose(streamed["test_loss"], device["test_loss"], rtol=1e-5)
     assert np.isfinite(device["test_loss"]).all()
@@ -237,14 +239,15 @@ def test_mock_text_corpus_gives_byte_and_character_windows():
                              "model.heads": 2, "model.depth": 1, "data.tokens": tokens, "data.context": 6,
                              "data.batch_size": 2, "train.steps": 2, "data.n_test": 4, "data.n_probe": 2,
                              "train.loss": "xent"})
-            program = train.build(base)
+            trainer = train.build(base)
+            program = trainer.program
             x, y = program.stream.test
             data = program.stream.dataset
             assert data.kind == "language" and x.shape == (4, 6) and y.shape == (4, 6, data.n_outputs)
             np.testing.assert_array_equal(np.argmax(y, -1)[:, :-1], x[:, 1:])  # next-token targets
             assert data.n_outputs == 256 if tokens == "byte" else data.n_outputs < 256
             assert program.model.vocab == data.n_outputs
-            assert np.isfinite(program.train(_members(1))["test_loss"]).all()
+            assert np.isfinite(train.run(trainer, _members(1))["test_loss"]).all()
     datasets.load.cache_clear()
 
 
@@ -257,7 +260,7 @@ def _members(n):
 # ---------------------------------------------------------------- digits
 def test_digits_is_written_once_in_tfds_format_and_read_as_a_dataset(tmp_path):
     base = {"data.task": "digits", "data.data_dir": str(tmp_path), "data.n_test": 500, "data.batch_size": 32}
-    stream = train.build(values(**base)).stream
+    stream = train.build(values(**base)).program.stream
     assert (tmp_path / "digits" / "1.0.0").is_dir()
     assert stream.test[0].shape == (500, 8, 8, 1) and stream.out_dim == 10 and stream.n_examples == 1297
     labels = np.argmax(stream.test[1], 1)
@@ -268,5 +271,5 @@ def test_digits_is_written_once_in_tfds_format_and_read_as_a_dataset(tmp_path):
     first = np.asarray(stream.train_arrays["x"][0, ..., 0])
     match = np.flatnonzero((digits.images == first).all(axis=(1, 2)))
     assert len(match) >= 1 and stream.train_arrays["label"][0] in digits.target[match]
-    by_name = train.build(values(**(base | {"data.task": "tfds", "data.name": "digits"}))).stream
+    by_name = train.build(values(**(base | {"data.task": "tfds", "data.name": "digits"}))).program.stream
     np.testing.assert_array_equal(by_name.test[0], stream.test[0])

@@ -1,4 +1,4 @@
-"""Members sharded over devices and hosts, and one model's width sharded (scaling/devices.py).
+"""Members sharded over devices and hosts, and one model's width sharded (scaling/launch/devices.py).
 
 Several CPU devices need XLA_FLAGS before JAX starts, so each check runs in its own process."""
 
@@ -14,8 +14,8 @@ import pytest
 from conftest import TINY_CONFIG
 
 import scaling
-from scaling import cli, runner
-from scaling.config import ConfigError
+from scaling import checks, cli
+from scaling.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,8 @@ import json, sys
 sys.path.insert(0, "tests")
 import jax, numpy as np
 from conftest import members, values
-from scaling import devices, train
+from scaling import train
+from scaling.launch import devices
 
 base = values(**{"measure.ntk": True, "model.width": 32})
 ms = members(base, optim__lr=[0.05, 0.1, 0.2], train__seed=[0, 1])[:5]
@@ -39,15 +40,16 @@ def largest(a, b, relative=False):  # per differing metric, its largest differen
     return {k: float(np.nanmax(np.abs(v - b[k]) / (np.nanmax(np.abs(v)) if relative else 1)))
             for k, v in a.items() if not np.array_equal(v, b[k], equal_nan=True)}
 
-one = programs[1, "members"].train(ms)
-sharded = {n: programs[n, "members"].train(ms) for n in (2, 4)}
+one = train.run(programs[1, "members"], ms)
+sharded = {n: train.run(programs[n, "members"], ms) for n in (2, 4)}
 out = {"devices": len(jax.devices()),
-       "members": {n: largest(programs[1, "members"].train(ms, chunk=-(-5 // n)), sharded[n]) for n in (2, 4)},
+       "members": {n: largest(train.run(programs[1, "members"], ms, chunk=-(-5 // n)), sharded[n]) for n in (2, 4)},
        "all_at_once": {n: largest(one, sharded[n], relative=True) for n in (2, 4)},
-       "width": largest(one, programs[2, "width"].train(ms), relative=True)}
-program, chunk, snapshots = programs[4, "members"], programs[4, "members"].with_effective_lr(ms), {}
-whole = program.run_chunk(chunk, lambda n: None, at_stop=lambda t, snapshot: snapshots.setdefault(t, snapshot()))[1]
-resumed = program.run_chunk(chunk, lambda n: None, resume=snapshots[10])[1]
+       "width": largest(one, train.run(programs[2, "width"], ms), relative=True)}
+trainer, snapshots = programs[4, "members"], {}
+chunk = train.with_effective_lr(trainer.program, ms)
+whole = trainer.run_chunk(chunk, lambda n: None, at_stop=lambda t, snapshot: snapshots.setdefault(t, snapshot()))[1]
+resumed = trainer.run_chunk(chunk, lambda n: None, resume=snapshots[10])[1]
 out["resumed_equal"] = all(np.array_equal(a, b, equal_nan=True) for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(resumed)))
 out["snapshot_members"] = int(snapshots[10].states["diverged"].shape[0])
 print("RESULT", json.dumps(out))
@@ -108,9 +110,9 @@ def test_more_devices_than_there_are_is_refused_before_anything_is_written(tmp_p
     assert "launch.devices = 64 is not allowed: at most 1, the cpu devices there are" in capsys.readouterr().err
     assert not out.exists()
     with pytest.raises(ConfigError, match="launch.shard = 'depth'"):
-        runner.resolve(tiny_config_file, {"launch.shard": "depth"})
+        checks.resolve(tiny_config_file, {"launch.shard": "depth"})
     with pytest.raises(ConfigError, match="sweep.launch.devices"):
-        runner.resolve(tiny_config_file, {"sweep.launch.devices": "[1, 2]"})
+        checks.resolve(tiny_config_file, {"sweep.launch.devices": "[1, 2]"})
 
 
 def test_distributed_flags_come_all_three_or_none(tiny_config_file, tmp_path, capsys):

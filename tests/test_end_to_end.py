@@ -1,4 +1,4 @@
-"""`scaling run` + `scaling.load`: the results a researcher analyses (issue 2, 11f)."""
+"""`scaling run` + `scaling.load`: the results a researcher analyses."""
 
 import json
 import os
@@ -117,7 +117,7 @@ def test_out_directory_with_other_files_is_refused(tiny_config_file, tmp_path, c
 
 
 def test_summary_reads_each_group_at_its_own_last_step(tmp_path):
-    from scaling import summary
+    from scaling import analysis
 
     config = {
         "model": {"width": 8, "depth": 2},
@@ -127,13 +127,13 @@ def test_summary_reads_each_group_at_its_own_last_step(tmp_path):
         "sweep": {"train": {"steps": [4, 8]}, "optim": {"lr": [0.1, 0.2]}},
     }
     ds = scaling.load(scaling.run(config, tmp_path / "s"))
-    final = summary.final_test_loss(ds)
+    final = analysis.final_test_loss(ds)
     assert np.isfinite(final).all()
     assert float(final.sel(steps=4, lr=0.1)) == float(ds.test_loss.sel(steps=4, lr=0.1, step=4))
 
 
 def test_status_counts_groups_divergences_and_estimates_the_time_left(tiny_run, tmp_path, capsys):
-    from scaling import status
+    from scaling.launch import status
 
     _, out = tiny_run
     assert cli.main(["status", str(out)]) == 0
@@ -168,12 +168,16 @@ def test_status_of_a_directory_without_a_sweep(tmp_path, capsys):
 
 
 def test_report_draws_the_loss_figures_with_their_axes(tiny_run, tmp_path, capsys):
-    from scaling.report import index, losses, training
+    from scaling import measure
+    from scaling.report import ensembles, kernels, losses
 
     _, out = tiny_run
     assert cli.main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
     page = (tmp_path / "report" / "index.html").read_text()
-    for name, _, _ in index.FIGURES:
+    names = [figure.file for m in measure.REGISTRY.values() for figure in m.figures]  # every measurement's
+    assert names == ["loss_curves.png", "gamma_lr.png", "loss_vs_lr.png", "loss_vs_width.png", "ntk_spectra.png",
+                     "alignment.png", "ensemble_vs_width.png"]
+    for name in names:
         assert (tmp_path / "report" / name).stat().st_size > 10_000 and f'src="{name}"' in page
     ds = scaling.load(out)
     curves = losses.loss_curves(ds)
@@ -188,10 +192,10 @@ def test_report_draws_the_loss_figures_with_their_axes(tiny_run, tmp_path, capsy
     np.testing.assert_allclose(best, [0.1, 0.1])
     width = losses.loss_vs_width(ds).axes[0]
     np.testing.assert_array_equal(width.lines[0].get_xdata(), [8, 16])
-    spectra = [ax for ax in training.ntk_spectra(ds).axes if ax.get_title().startswith("γ")]
+    spectra = [ax for ax in kernels.ntk_spectra(ds).axes if ax.get_title().startswith("γ")]
     assert all((ax.get_xlabel(), ax.get_xscale(), ax.get_yscale()) == ("rank k", "log", "log") for ax in spectra)
     assert len(spectra[0].lines) == ds.sizes["ntk_step"]  # a spectrum per measured step
-    variance = training.ensemble_vs_width(ds).axes[0]
+    variance = ensembles.ensemble_vs_width(ds).axes[0]
     assert [line.get_label() for line in variance.lines] == ["variance Var_seeds f", "bias² vs width 16", "∝ 1/N"]
     expected = scaling.load(out).probe_pred.isel(pred_step=-1).sel(gamma=0.5, lr=0.1).var("seed").mean("probe")
     np.testing.assert_allclose(variance.lines[0].get_ydata(), expected, rtol=1e-5)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import scaling
-from scaling import lock, store, sweep
+from scaling import checks, store, sweep
+from scaling.launch import lock
 
 FAULTS = Path(__file__).with_name("faults.py")
 WIDTHS = [8, 10, 12, 14, 16, 18]
@@ -109,7 +110,7 @@ def test_a_claim_beats_its_heartbeat_and_notices_when_it_is_taken_over(tmp_path)
 
 def test_a_sweep_skips_a_group_another_worker_holds_and_takes_over_a_stale_one(tmp_path, capsys):
     config = {**CONFIG, "sweep": {"model": {"width": [8, 10]}}}
-    first, second = sweep.groups(scaling.runner.resolve(config))
+    first, second = sweep.groups(checks.resolve(config))
     out = tmp_path / "sweep"
     out.mkdir()
     plant(out, first.id, "elsewhere", 1)

@@ -1,6 +1,7 @@
-"""CNN, ResNet and transformers (issue 4): roles, the parameterization's multipliers, the NTK
+"""CNN, ResNet and transformers: roles, the parameterization's multipliers, the NTK
 against brute force, divergence isolation, task kinds and config checks."""
 
+import functools
 import math
 
 import jax
@@ -10,7 +11,7 @@ import pytest
 from conftest import members, values
 
 from scaling import config as config_lib
-from scaling import models, train
+from scaling import checks, models, train, trees
 from scaling.models import layers
 from scaling.measure import ntk as ntk_lib
 from scaling.parameterization import Parameterization, branch_multiplier
@@ -34,10 +35,11 @@ def small(name, **overrides):
     return values(**{**SMALL[name], "data.n_probe": 6, "data.n_test": 16, "data.batch_size": 8, **overrides})
 
 
-def _state(program, base):
-    member = program.with_effective_lr(members(base))
-    arrays = program.member_arrays(member)
-    state = jax.tree.map(lambda a: a[0], program.init_fn()(arrays))
+def _state(trainer, base):
+    program = trainer.program
+    member = train.with_effective_lr(program, members(base))
+    arrays = train.member_arrays(program, member)
+    state = jax.tree.map(lambda a: a[0], trainer.init_fn()(arrays))
     return jax.tree.map(lambda a: a[0], arrays), state
 
 
@@ -47,8 +49,9 @@ def test_ntk_equals_brute_force_jacobian_kernel(name, param):
     against J J^T of the measured output (a language model's last position), float64."""
     with jax.enable_x64(True):
         base = small(name, **{"model.param": param, "train.dtype": "float64", "model.gamma": 0.5})
-        program = train.build(base)
-        member, state = _state(program, base)
+        trainer = train.build(base)
+        program = trainer.program
+        member, state = _state(trainer, base)
         state = {**state, "params": jax.tree.map(lambda p: p * 1.1, state["params"])}  # away from init
         x = program.stream.probe[0]
         f0 = program.stream.measured(program.apply(state["params0"], state, x))
@@ -59,7 +62,7 @@ def test_ntk_equals_brute_force_jacobian_kernel(name, param):
         jacobian = jax.jacobian(measured)(state["params"])
         flat = jnp.concatenate([j.reshape(j.shape[0], j.shape[1], -1) for j in jax.tree.leaves(jacobian)], axis=2)
         expected = jnp.einsum("pcn,qcn->pq", flat, flat)
-        kernel = program.ntk(state, member)["ntk"]
+        kernel = ntk_lib.measure(program, state, member, None)["ntk"]
         np.testing.assert_allclose(kernel, expected, rtol=1e-10, atol=1e-10 * float(jnp.abs(expected).max()))
 
 
@@ -69,14 +72,15 @@ def test_ntk_equals_brute_force_jacobian_kernel(name, param):
 ])
 def test_ntk_memory_estimate_bounds_the_compiled_call_and_sets_the_member_blocks(name, overrides, monkeypatch):
     base = small(name, **overrides)
-    program = train.build(base)
-    member, state = _state(program, base)
+    trainer = train.build(base)
+    program = trainer.program
+    member, state = _state(trainer, base)
     estimate = ntk_lib.memory_bytes(program.model, program.variables(state), program.stream.probe[0],
                                     program.stream.out_dim, False)
-    compiled = jax.jit(program.ntk).lower(state, member).compile().memory_analysis()
+    compiled = jax.jit(functools.partial(ntk_lib.measure, program, batch_loss=None)).lower(state, member).compile().memory_analysis()
     assert compiled.temp_size_in_bytes < 1.25 * estimate < 5 * compiled.temp_size_in_bytes
-    monkeypatch.setattr(train, "NTK_MEMORY_BYTES", 3 * estimate)
-    assert program.ntk_block(16) == 3
+    monkeypatch.setattr(ntk_lib, "MEMORY_BYTES", 3 * estimate)
+    assert ntk_lib.block(program, 16) == 3
 
 
 def _lr_scales(name, param, optimizer, width=16):
@@ -85,7 +89,7 @@ def _lr_scales(name, param, optimizer, width=16):
     model = models.REGISTRY[base["model.arch"]].build(base, 5, Parameterization(param, optimizer), jnp.float32)
     x = jnp.zeros((1, 4), jnp.int32) if name == "transformer" else jnp.zeros((1, 4, 4, 2))
     variables = jax.jit(lambda key: model.init(key, x, mutable=["params", "lr_scale"]))(jax.random.key(0))
-    return {path: float(v) for path, v in train.flatten(variables["lr_scale"]).items()}
+    return {path: float(v) for path, v in trees.flatten(variables["lr_scale"]).items()}
 
 
 def test_transformer_roles_give_mup_adam_and_sgd_learning_rates():
@@ -130,8 +134,9 @@ def test_residual_branch_multiplier_scales_the_branches():
     for beta in (1e-12, 1.0):
         base = small("resnet", **{"model.norm": "none", "model.residual": "depth", "model.residual_beta": beta,
                                   "model.stages": 1, "model.center": False})
-        program = train.build(base)
-        _, state = _state(program, base)
+        trainer = train.build(base)
+        program = trainer.program
+        _, state = _state(trainer, base)
         x = program.stream.probe[0]
         outputs[beta] = program.apply(state["params"], state, x)
         stem = program.model.apply({"params": state["params"]}, x, mutable=["features"])[1]["features"]["h_stem"][0]
@@ -146,9 +151,10 @@ def test_residual_branch_multiplier_scales_the_branches():
 def test_diverging_members_change_no_other_member(name):
     base = small(name, **{"train.steps": 6, "train.n_logs": 3, "measure.features": True,
                           "measure.predictions_every": [0, 3, 6]})
-    program = train.build(base)
-    calm = program.train(members(base, optim__lr=[0.01, 0.02, 0.03]))
-    wild = program.train(members(base, optim__lr=[0.01, 0.02, 1e8]))
+    trainer = train.build(base)
+    program = trainer.program
+    calm = train.run(trainer, members(base, optim__lr=[0.01, 0.02, 0.03]))
+    wild = train.run(trainer, members(base, optim__lr=[0.01, 0.02, 1e8]))
     assert list(calm["diverged"]) == [False, False, False] and list(wild["diverged"]) == [False, False, True]
     for key in ("train_loss", "test_loss", "probe_pred", "feature_rms"):
         np.testing.assert_array_equal(calm[key][:2], wild[key][:2])
@@ -157,7 +163,7 @@ def test_diverging_members_change_no_other_member(name):
         assert program.stream.probe[1].shape == (6, 4, 5)  # next-token distributions at every position
         np.testing.assert_allclose(program.stream.probe_target, program.stream.probe[1][:, -1])
         assert calm["probe_pred"].shape == (3, 3, 6, 5)
-        assert program.result_dims()["probe_pred"] == ["pred_step", "probe", "output"]
+        assert train.result_dims(program)["probe_pred"] == ["pred_step", "probe", "output"]
 
 
 @pytest.mark.parametrize("overrides,field", [
@@ -170,6 +176,6 @@ def test_diverging_members_change_no_other_member(name):
 ])
 def test_architectures_refuse_what_they_cannot_build(overrides, field):
     with pytest.raises(config_lib.ConfigError) as error:
-        config_lib.check_group(values(**overrides))
+        checks.check_group(values(**overrides))
     assert error.value.field == field
     assert "allowed" in str(error.value)

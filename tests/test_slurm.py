@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import scaling
-from scaling import checkpoint, cli, slurm, status
+from scaling import checkpoint, cli
+from scaling.launch import slurm, status
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = {

@@ -75,13 +75,13 @@ def test_overwrite_replaces_the_sweep_and_keeps_other_files(copy, tmp_path):
 def test_new_axis_values_run_only_the_new_members_and_groups(copy, base, tmp_path, monkeypatch):
     old = scaling.load(base)
     trained = []
-    program_train = train.Program.train
+    run = train.run
 
-    def spied_train(self, members, *args, **kwargs):
-        trained.extend((self.values["model.width"], m["optim.lr"]) for m in members)
-        return program_train(self, members, *args, **kwargs)
+    def spied_run(trainer, members, *args, **kwargs):
+        trained.extend((trainer.program.values["model.width"], m["optim.lr"]) for m in members)
+        return run(trainer, members, *args, **kwargs)
 
-    monkeypatch.setattr(train.Program, "train", spied_train)
+    monkeypatch.setattr(train, "run", spied_run)
     extended = with_sweep(model={"width": [8, 16, 32]}, optim={"lr": [0.1, 0.2, 0.4]})
     scaling.run(extended, copy)
     assert sorted(trained) == sorted([(8, 0.4), (16, 0.4), (32, 0.1), (32, 0.2), (32, 0.4)])
@@ -138,13 +138,13 @@ FULL_AND_READ_ONLY = '''
 import json, os, subprocess, sys, time
 import numpy as np
 import scaling
-from scaling import cli
+from scaling import checks, cli
 
 disk, config_file, extended_file = sys.argv[1:4]
 subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", disk], check=True)
 out = os.path.join(disk, "sweep")
 report = {}
-scaling.run(scaling.runner.resolve(config_file), out)
+scaling.run(checks.resolve(config_file), out)
 before = scaling.load(out)
 
 # the disk fills up while an extended sweep runs, after its first new group is written

@@ -6,6 +6,7 @@ import pytest
 
 import scaling
 from scaling import config as config_lib
+from scaling import checks
 from scaling.report import losses
 from scaling.theory import curves, dynamics, ridge, spectra
 
@@ -90,7 +91,7 @@ def test_a_config_the_theory_does_not_describe_is_refused(change, field, value):
     for section, fields in change.items():
         config[section] = {**config.get(section, {}), **fields}
     with pytest.raises(config_lib.ConfigError) as error:
-        config_lib.resolve(config)
+        checks.resolve(config)
     assert (error.value.field, error.value.value) == (field, value)
 
 

@@ -10,6 +10,7 @@ import pytest
 from conftest import members, values
 
 from scaling import train
+from scaling.measure.registry import log_steps
 from scaling.parameterization import Parameterization
 
 
@@ -21,7 +22,7 @@ def _train(base, ms):
     key = json.dumps(base, sort_keys=True)  # values hold lists (log.wandb.tags)
     if key not in _PROGRAMS:
         _PROGRAMS[key] = train.build(base)
-    return _PROGRAMS[key].train(ms)
+    return train.run(_PROGRAMS[key], ms)
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 5])
@@ -61,16 +62,17 @@ def test_diverging_members_change_no_other_member():
     assert list(wild["diverged"]) == [False, False, True]
     step = wild["diverged_step"][2]
     assert 0 <= step <= base["train.steps"]
-    logged = train.build(base).log_steps
+    logged = log_steps(base["train.steps"], base["train.n_logs"], base["train.log_spacing"])
     assert np.isnan(wild["test_loss"][2][logged >= step]).all()
     assert np.isfinite(wild["test_loss"][2][logged < step]).all()
 
 
 def test_members_differing_in_gamma_or_lr_share_init_and_batches():
     base = values()
-    program = train.build(base)
-    ms = program.with_effective_lr(members(base, model__gamma=[0.5, 2.0], optim__lr=[0.1, 0.3]))
-    arrays = program.member_arrays(ms)
+    trainer = train.build(base)
+    program = trainer.program
+    ms = train.with_effective_lr(program, members(base, model__gamma=[0.5, 2.0], optim__lr=[0.1, 0.3]))
+    arrays = train.member_arrays(program, ms)
     states = jax.vmap(program.init)(arrays)
     for leaf in jax.tree.leaves(states["params"]):
         assert jnp.all(leaf == leaf[:1])
@@ -82,41 +84,46 @@ def test_members_differing_in_gamma_or_lr_share_init_and_batches():
 @pytest.mark.parametrize("arch", ["mlp", "rf", "deep_linear"])
 def test_centering_gives_zero_output_at_init(param, arch):
     base = values(**{"model.param": param, "model.arch": arch, "model.bias": arch == "mlp"})
-    program = train.build(base)
+    trainer = train.build(base)
+    program = trainer.program
     ms = members(base, model__gamma=[0.1, 10.0])
-    arrays = program.member_arrays(program.with_effective_lr(ms))
+    arrays = train.member_arrays(program, train.with_effective_lr(program, ms))
     states = jax.vmap(program.init)(arrays)
     f = jax.vmap(program.predict, in_axes=(0, 0, None))(states, arrays, program.stream.test[0])
     assert jnp.all(f == 0)
-    uncentred = train.build({**base, "model.center": False})
+    uncentred_trainer = train.build({**base, "model.center": False})
+    uncentred = uncentred_trainer.program
     f = jax.vmap(uncentred.predict, in_axes=(0, 0, None))(jax.vmap(uncentred.init)(arrays), arrays, program.stream.test[0])
     assert jnp.std(f) > 0
 
 
 def test_finite_training_set_full_batch_and_minibatch():
     base = values(**{"data.n_train": 32, "data.batch_size": 32})
-    program = train.build(base)
-    member = program.member_arrays(program.with_effective_lr(members(base)))
+    trainer = train.build(base)
+    program = trainer.program
+    member = train.member_arrays(program, train.with_effective_lr(program, members(base)))
     state = jax.vmap(program.init)(member)
     one = jax.tree.map(lambda a: a[0], state)
     member_one = jax.tree.map(lambda a: a[0], member)
     x, y, f0 = program.batch(one, member_one, 5)
     np.testing.assert_array_equal(x, one["data"]["train"][0])
     np.testing.assert_array_equal(f0, program.f0(one, x))  # the cached f(theta_0) of the training set
-    mini = train.build(values(**{"data.n_train": 32, "data.batch_size": 8}))
+    mini_trainer = train.build(values(**{"data.n_train": 32, "data.batch_size": 8}))
+    mini = mini_trainer.program
     xb, yb, f0b = mini.batch(one, member_one, 5)
     assert xb.shape == (8, 8) and yb.shape == (8, 1)
     np.testing.assert_allclose(f0b, program.f0(one, xb), rtol=1e-6)
     rows = {tuple(r) for r in np.asarray(one["data"]["train"][0]).round(6)}
     assert all(tuple(r) in rows for r in np.asarray(xb).round(6))
     # logged train loss is the loss on the whole training set
-    results = program.train(members(base))
+    results = train.run(trainer, members(base))
     assert np.isfinite(results["train_loss"]).all() and results["train_loss"][0, -1] < results["train_loss"][0, 0]
 
 
 def test_label_noise_enters_training_targets_not_test_targets():
     base = values(**{"data.n_train": 64})
-    program = train.build(base)
+    trainer = train.build(base)
+    program = trainer.program
     clean = program.stream.member_data(0, 0.0)["train"]
     noisy = program.stream.member_data(0, 0.5)["train"]
     np.testing.assert_array_equal(clean[0], noisy[0])
@@ -139,19 +146,19 @@ def test_cross_entropy_on_sign_labels_learns():
 
 
 def test_log_steps_are_spaced_and_include_both_ends():
-    steps = train.log_steps(1000, 30, "log")
+    steps = log_steps(1000, 30, "log")
     assert steps[0] == 0 and steps[-1] == 1000 and len(steps) <= 30 and np.all(np.diff(steps) > 0)
     ratios = steps[-5:][1:] / steps[-5:][:-1]
     assert np.allclose(ratios, ratios.mean(), rtol=0.05)
-    assert list(train.log_steps(10, 6, "linear")) == [0, 2, 4, 6, 8, 10]
+    assert list(log_steps(10, 6, "linear")) == [0, 2, 4, 6, 8, 10]
 
 
 def test_lr_rule_scales_raw_lr_by_gamma():
     base = values(**{"optim.lr_rule": "gamma", "model.depth": 3})
-    ms = train.build(base).with_effective_lr(members(base, model__gamma=[0.1, 1.0, 8.0]))
+    ms = train.with_effective_lr(train.build(base).program, members(base, model__gamma=[0.1, 1.0, 8.0]))
     np.testing.assert_allclose([m["lr_effective"] for m in ms], [0.1 * 0.01, 0.1, 0.1 * 8 ** (2 / 3)])
     adam = {**base, "optim.name": "adam"}
-    ms = train.build(adam).with_effective_lr(members(adam, model__gamma=[0.1, 8.0]))
+    ms = train.with_effective_lr(train.build(adam).program, members(adam, model__gamma=[0.1, 8.0]))
     np.testing.assert_allclose([m["lr_effective"] for m in ms], [0.1 * 0.1, 0.1 * 8 ** (1 / 3)])
 
 
@@ -171,8 +178,9 @@ def test_parameterization_rules():
 def test_mean_field_output_at_init_shrinks_with_width_ntk_does_not():
     def output_std(param, width):
         base = values(**{"model.param": param, "model.width": width, "model.center": False, "data.n_test": 256})
-        program = train.build(base)
-        arrays = program.member_arrays(program.with_effective_lr(members(base, train__seed=list(range(8)))))
+        trainer = train.build(base)
+        program = trainer.program
+        arrays = train.member_arrays(program, train.with_effective_lr(program, members(base, train__seed=list(range(8)))))
         f = jax.vmap(program.predict, in_axes=(0, 0, None))(jax.vmap(program.init)(arrays), arrays, program.stream.test[0])
         return float(jnp.std(f))
 
@@ -194,7 +202,7 @@ def test_float64_on_request(tmp_path):
         "from conftest import values, members\nfrom scaling import train\n"
         "def run():\n"
         "    base = values(**{'train.dtype': 'float64'})\n"
-        "    r = train.build(base).train(members(base))\n"
+        "    r = train.run(train.build(base), members(base))\n"
         "    assert r['test_loss'].dtype == 'float64', r['test_loss'].dtype\n"
         "    print('ok')\n" % str(__import__('pathlib').Path(__file__).parent)
     )

@@ -1,4 +1,4 @@
-"""The wandb mirror (issue 6): offline run files read back with wandb's own reader
+"""The wandb mirror: offline run files read back with wandb's own reader
 (``wandb leet inspect --json``) and compared with the local results; failures of wandb
 never stop a sweep.  Nothing here reaches the network."""
 

@@ -48,8 +48,10 @@ import jax.numpy as jnp
 import numpy as np
 import tensorflow_datasets as tfds
 
-from scaling.config import ConfigError
-from scaling.data import Stream, TaskSpec, class_targets, member_streams, register_stream, with_noise
+from scaling.config import ClassesField, Field
+from scaling.data import tasks
+from scaling.data.tasks import Stream, TaskSpec, class_targets, member_streams, register_stream, with_noise
+from scaling.errors import ConfigError
 
 DEVICE_BYTES = 2**30  # storage 'auto' keeps a training split up to this size on the device
 STATS_EXAMPLES = 10_000  # training images the per-channel mean and std are taken from
@@ -411,7 +413,19 @@ def _with_name(name: str):
     return lambda values: values | {"data.name": name}
 
 
-register_stream("tfds", TaskSpec(make=make, kind=dataset_kind, check=check, derived=derived))
+# The fields a dataset reads, and those it fixes itself (``derived``), which models read.
+FIELDS = {
+    "data.name": Field(str, None, optional=True),  # a TFDS dataset (data.task = 'tfds')
+    "data.data_dir": Field(str, None, optional=True),  # None: TFDS's default directory
+    "data.train_split": Field(str, "train"),
+    "data.test_split": Field(str, "test"),
+    "data.classes": ClassesField(),
+    "data.storage": Field(str, "auto", choices=("auto", "device", "stream")),
+    "data.tokens": Field(str, "byte", choices=("byte", "char")),
+    "data.context": tasks.CONTEXT, "data.vocab": tasks.VOCAB, "data.image_size": tasks.IMAGE_SIZE,
+    "data.channels": tasks.CHANNELS,
+}
+register_stream("tfds", TaskSpec(make=make, kind=dataset_kind, check=check, derived=derived), FIELDS)
 named = _with_name("digits")
 register_stream("digits", TaskSpec(make=lambda v, dtype: make(named(v), dtype), kind="image",
-                                   check=lambda v: check(named(v)), derived=lambda v: derived(named(v))))
+                                   check=lambda v: check(named(v)), derived=lambda v: derived(named(v))), FIELDS)

@@ -8,7 +8,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from scaling.data import class_targets, register
+from scaling.data import tasks
+from scaling.data.tasks import class_targets, register
 from scaling.models.layers import conv2d
 
 TEACHER_CHANNELS, NORMALIZATION_SAMPLES = 16, 4096
@@ -57,4 +58,5 @@ class CNNTeacher:
 
 
 register("cnn_teacher", lambda v, dtype: CNNTeacher(v["data.image_size"], v["data.channels"], v["data.n_classes"], dtype),
-         kind="image")
+         kind="image", fields={"data.image_size": tasks.IMAGE_SIZE, "data.channels": tasks.CHANNELS,
+                               "data.n_classes": tasks.N_CLASSES})

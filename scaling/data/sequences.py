@@ -19,8 +19,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from scaling.config import ConfigError
-from scaling.data import class_targets, register
+from scaling.config import Field, at_least
+from scaling.data import tasks
+from scaling.data.tasks import class_targets, register
+from scaling.errors import ConfigError
 
 
 MAX_TABLE = 2**24  # entries of a chain's transition table
@@ -123,8 +125,10 @@ def _check(task: str, needs_classes: bool):
     return check
 
 
+FIELDS = {"data.vocab": tasks.VOCAB, "data.context": tasks.CONTEXT, "data.alpha": tasks.ALPHA,
+          "data.order": Field(int, 1, check=at_least(1), rule=">= 1 (tokens a Markov chain conditions on)")}
 register("markov", lambda v, dtype: Markov(v["data.vocab"], v["data.context"], v["data.order"], v["data.alpha"], dtype),
-         kind="language", check=_check("markov", False))
+         kind="language", check=_check("markov", False), fields=FIELDS)
 register("markov_classes", lambda v, dtype: MarkovClasses(v["data.vocab"], v["data.context"], v["data.order"],
                                                           v["data.alpha"], v["data.n_classes"], dtype),
-         kind="sequence", check=_check("markov_classes", True))
+         kind="sequence", check=_check("markov_classes", True), fields=FIELDS | {"data.n_classes": tasks.N_CLASSES})

@@ -10,8 +10,10 @@ import jax
 import jax.numpy as jnp
 from scipy import special
 
-from scaling.config import ConfigError
-from scaling.data import register
+from scaling.config import Field, at_least, nonneg, positive
+from scaling.data import tasks
+from scaling.data.tasks import register
+from scaling.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,9 +143,16 @@ def _needs_dim(task: str, allowed: str, ok):
     return check
 
 
-register("powerlaw", lambda v, dtype: PowerLaw(v["data.dim"], v["data.alpha"], v["data.beta"], dtype))
+DIM = Field(int, 32, check=at_least(1), rule=">= 1")
+BETA = Field(float, 0.8, check=positive, rule="> 0 (source exponent)")
+register("powerlaw", lambda v, dtype: PowerLaw(v["data.dim"], v["data.alpha"], v["data.beta"], dtype),
+         fields={"data.dim": DIM, "data.alpha": tasks.ALPHA, "data.beta": BETA})
 register("circle", lambda v, dtype: Circle(v["data.n_modes"], v["data.alpha"], v["data.beta"], dtype),
-         check=_needs_dim("circle", "2", lambda d: d == 2))
+         check=_needs_dim("circle", "2", lambda d: d == 2),
+         fields={"data.dim": DIM, "data.alpha": tasks.ALPHA, "data.beta": BETA,
+                 "data.n_modes": Field(int, 256, check=at_least(1), rule=">= 1")})
 register("gegenbauer", lambda v, dtype: Gegenbauer(v["data.dim"], v["data.degree"], dtype),
-         check=_needs_dim("gegenbauer", ">= 3", lambda d: d >= 3))
-register("whitened", lambda v, dtype: Whitened(v["data.dim"], v["data.signal"], dtype))
+         check=_needs_dim("gegenbauer", ">= 3", lambda d: d >= 3),
+         fields={"data.dim": DIM, "data.degree": Field(int, 2, check=nonneg, rule=">= 0")})
+register("whitened", lambda v, dtype: Whitened(v["data.dim"], v["data.signal"], dtype),
+         fields={"data.dim": DIM, "data.signal": Field(float, 1.0, check=positive, rule="> 0 (teacher norm)")})

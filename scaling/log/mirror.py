@@ -18,8 +18,8 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from scaling import analysis, store
 from scaling import config as config_lib
-from scaling import store
 from scaling import sweep as sweep_lib
 from scaling.log import records
 
@@ -143,11 +143,9 @@ class Mirror:
         marker.write_text(str(len(group.members)))
 
     def _send_report(self, wandb, report_dir: Path) -> None:
-        from scaling import summary
-
         axes = {",".join(fields): [list(p) for p in points] for fields, points in self.resolved.axes}
         run = self._init(wandb, "report", "report", {**config_lib.nest(self.resolved.values), "axes": axes})
         images = {f"report/{png.stem}": wandb.Image(str(png)) for png in sorted(report_dir.glob("*.png"))}
-        columns, rows = summary.best_lr_rows(store.load(self.out))
+        columns, rows = analysis.best_lr_rows(store.load(self.out))
         run.log({**images, "best_lr": wandb.Table(columns=columns, data=rows)})
         run.finish()

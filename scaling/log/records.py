@@ -17,13 +17,10 @@ import numpy as np
 import xarray as xr
 
 from scaling import config as config_lib
+from scaling import measure
 from scaling import sweep as sweep_lib
-from scaling.measure import ensemble
-from scaling.summary import SEED_DIMS, mean_over_seeds, seed_dims
-
-LOSSES = ("train_loss", "test_loss")
-NTK_SCALARS = ("ntk_alignment", "ntk_alignment_centered", "ntk_distance")
-TOP_EIGENVALUES = 5
+from scaling.analysis import SEED_DIMS, mean_over_seeds, seed_dims
+from scaling.measure.loss import LOSSES
 
 
 def group_dataset(ds: xr.Dataset, resolved: config_lib.Resolved, group: sweep_lib.Group) -> xr.Dataset:
@@ -75,56 +72,35 @@ def run_config(point: xr.Dataset, resolved: config_lib.Resolved, group: sweep_li
     return {**swept, "group_id": group.id, **({"seeds": seeds} if seeds else {}), **config_lib.nest(values)}
 
 
-def seed_labels(point: xr.Dataset) -> list[tuple[dict, str]]:
-    """(index, label) of each member of a point: ``seed=0``, ``seed=1,data_seed=2``; ``seed`` without seed axes."""
-    dims = seed_dims(point)
-    out = []
-    for index in itertools.product(*(range(point.sizes[d]) for d in dims)):
-        where = dict(zip(dims, index))
-        out.append((where, ",".join(f"{d}={_plain(point[d].values[i])}" for d, i in where.items()) or "seed"))
-    return out
-
-
-def _ensemble_probe_loss(point: xr.Dataset) -> xr.DataArray:
-    """The squared error of the seed-averaged predictor on the probe set."""
-    over = seed_dims(point)
-    return ensemble.ensemble_loss(point, over) if over else ensemble.member_loss(point)
-
-
 def _add(rows: dict[int, dict], steps, name: str, values) -> None:
     for step, value in zip(np.asarray(steps).tolist(), np.asarray(values, dtype=float).tolist()):
         rows.setdefault(int(step), {})[name] = value
 
 
+def _scalars(measurement: measure.Measurement, point: xr.Dataset) -> dict:
+    """A measurement's metrics that are one number per step, as ``NAME/metric`` (means over seeds):
+    the history of a measurement that says nothing else."""
+    seeds = tuple(seed_dims(point))
+    return {f"{measurement.name}/{var}": mean_over_seeds(point[var]) for var in point.data_vars
+            if set(point[var].dims) == {*seeds, measurement.step_coord}}
+
+
 def history(point: xr.Dataset) -> list[tuple[int, dict[str, float]]]:
-    """(step, metrics) rows in step order, up to the point's last step: each loss per seed and its
-    mean over seeds (and the theory's, when the config names one); the probe loss of the
-    ensemble-averaged predictor and the mean member's; NTK alignment, distance and top
-    eigenvalues, and the relative weight change per layer (means over seeds)."""
+    """(step, metrics) rows in step order, up to the point's last step: each measurement's rows
+    (``Measurement.history``: the losses per seed and their means, the probe loss of the
+    ensemble-averaged predictor, NTK alignment and top eigenvalues, weight changes; by default its
+    scalar metrics), and the theory's test loss when the config names one."""
     last = final_step(point)
-    point = point.sel({d: point[d] <= last for d in ("step", "pred_step", "ntk_step", "feature_step") if d in point.dims})
+    coords = [d for d in measure.step_coords().values() if d in point.dims]
+    point = point.sel({d: point[d] <= last for d in coords})
     rows: dict[int, dict] = {}
-    labels = seed_labels(point)
-    for name in LOSSES:
-        if name in point:
-            for where, label in labels:
-                _add(rows, point.step, f"{name}/{label}", point[name].isel(where))
-            _add(rows, point.step, f"{name}/mean", mean_over_seeds(point[name]))
+    for measurement in measure.REGISTRY.values():
+        if measurement.step_coord in point.dims:
+            named = measurement.history(point) if measurement.history is not None else _scalars(measurement, point)
+            for name, values in named.items():
+                _add(rows, point[measurement.step_coord], name, values)
     if "theory_loss" in point:
         _add(rows, point.step, "theory/test_loss", mean_over_seeds(point.theory_loss))
-    if "probe_pred" in point:
-        _add(rows, point.pred_step, "probe_loss/ensemble", _ensemble_probe_loss(point))
-        _add(rows, point.pred_step, "probe_loss/mean", mean_over_seeds(ensemble.member_loss(point)))
-    for name in NTK_SCALARS:
-        if name in point:
-            _add(rows, point.ntk_step, f"ntk/{name.removeprefix('ntk_')}", mean_over_seeds(point[name]))
-    if "ntk_eigenvalues" in point:
-        top = mean_over_seeds(point.ntk_eigenvalues).isel(eigen=slice(TOP_EIGENVALUES))
-        for k in range(top.sizes["eigen"]):
-            _add(rows, point.ntk_step, f"ntk/eigenvalue_{k + 1}", top.isel(eigen=k))
-    if "weight_change" in point:
-        for param in point.param.values:
-            _add(rows, point.feature_step, f"weight_change/{param}", mean_over_seeds(point.weight_change.sel(param=param)))
     return sorted(rows.items())
 
 
@@ -134,7 +110,8 @@ def final_step(point: xr.Dataset) -> int:
 
 
 def summary(point: xr.Dataset) -> dict[str, Any]:
-    """Final losses (mean over the seeds that did not diverge), diverged count, best step."""
+    """Final losses (mean over the seeds that did not diverge), diverged count, best step, and
+    each measurement's own (``Measurement.summary``)."""
     last = final_step(point)
     test = mean_over_seeds(point.test_loss).sel(step=slice(None, last))
     finite = np.isfinite(test.values)
@@ -146,10 +123,9 @@ def summary(point: xr.Dataset) -> dict[str, Any]:
         "best_step": int(test.step.values[np.nanargmin(test.values)]) if finite.any() else -1,
         "best_test_loss": float(np.nanmin(test.values)) if finite.any() else float("nan"),
     }
-    if "probe_pred" in point:
-        out["final_probe_loss_ensemble"] = float(_ensemble_probe_loss(point.isel(pred_step=-1)))
-    if "ntk_eigenvalues" in point:
-        out["final_ntk_eigenvalues"] = mean_over_seeds(point.ntk_eigenvalues.isel(ntk_step=-1)).values.tolist()
+    for measurement in measure.REGISTRY.values():
+        if measurement.step_coord in point.dims:
+            out |= measurement.summary(point)
     return out
 
 

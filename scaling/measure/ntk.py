@@ -1,4 +1,6 @@
-"""Empirical neural tangent kernel of one member on the probe set, per parameter leaf.
+"""The empirical neural tangent kernel of each member on the probe set, and what is derived
+from it on the host: spectrum, target power, alignment, distance from the initial kernel
+(``spectrum``).
 
 K(x, x') = sum_p df(x)/dtheta_p df(x')/dtheta_p (Jacot, Gabriel & Hongler 2018).  The
 learning-rate-weighted kernel K_eta = sum_p eta_p df/dtheta_p df/dtheta_p is the kernel of
@@ -21,17 +23,25 @@ the measured output from the model's (a language model's last position).
 
 from __future__ import annotations
 
-from typing import Any
-
 import functools
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
-from flax import traverse_util
+import numpy as np
+
+from scaling.analysis import mean_over_seeds
+from scaling.config import Field, at_least
+from scaling.errors import ConfigError
+from scaling.measure import spectrum
+from scaling.measure.registry import Figure, register
+from scaling.report import kernels as kernel_figures
+from scaling.trees import SEP, flatten, unflatten
 
 FACTORS, PERTURBATIONS = "tangent_factors", "perturbations"
-SEP = "/"
+MEMORY_BYTES = 2**31  # members per NTK call are chosen so one call stays below this
+TOP_EIGENVALUES = 5  # the eigenvalues a wandb history holds
 
 
 def _identity(f):
@@ -45,8 +55,8 @@ def leaf_kernels(model, variables: dict[str, Any], x, full: bool = False, block:
     ``variables`` holds ``params`` (the trained leaves) and any frozen collections;
     ``block`` is the number of probe points per Jacobian block of the fallback."""
     _, captured = model.apply(variables, x, mutable=[FACTORS, PERTURBATIONS])
-    factors = traverse_util.flatten_dict(captured.get(FACTORS, {}), sep=SEP)
-    params = traverse_util.flatten_dict(variables["params"], sep=SEP)
+    factors = flatten(captured.get(FACTORS, {}))
+    params = flatten(variables["params"])
     # a list, in the tree's order: the kernels are summed in this order, the same in every process
     structured = [path for path in params if path in factors and len(factors[path]) == 1]
     kernels = {}
@@ -67,9 +77,9 @@ def memory_bytes(model, variables: dict[str, Any], x, n_outputs: int, full: bool
     applied at several positions, Jacobian blocks of the fallback, and the kernels."""
     apply = functools.partial(model.apply, mutable=[FACTORS, PERTURBATIONS])
     _, captured = jax.eval_shape(apply, variables, x)
-    factors = traverse_util.flatten_dict(captured.get(FACTORS, {}), sep=SEP)
-    outputs = traverse_util.flatten_dict(captured.get(PERTURBATIONS, {}), sep=SEP)
-    params = traverse_util.flatten_dict(variables["params"], sep=SEP)
+    factors = flatten(captured.get(FACTORS, {}))
+    outputs = flatten(captured.get(PERTURBATIONS, {}))
+    params = flatten(variables["params"])
     n_points = x.shape[0]
     elements = 2 * sum(math.prod(y.shape) for y in outputs.values())  # the forward pass the vjp keeps
     for path, leaf in params.items():
@@ -93,7 +103,7 @@ def _output_cotangents(model, variables, x, zeros, select) -> dict[str, jax.Arra
     f, pullback = jax.vjp(outputs, zeros)
     basis = jnp.eye(f.shape[-1], dtype=f.dtype)
     grads = jax.vmap(lambda e: pullback(jnp.broadcast_to(e, f.shape))[0])(basis)
-    return traverse_util.flatten_dict(grads, sep=SEP)
+    return flatten(grads)
 
 
 def _factored_kernel(a, g, full: bool):
@@ -113,11 +123,11 @@ def _factored_kernel(a, g, full: bool):
 
 def _jacobian_kernels(model, variables, x, paths: list[str], full: bool, block: int, select) -> dict[str, jax.Array]:
     """Per-example Jacobians of the leaves ``paths`` in blocks of probe points, contracted per leaf."""
-    flat = traverse_util.flatten_dict(variables["params"], sep=SEP)
+    flat = flatten(variables["params"])
     chosen = {path: flat[path] for path in paths}
 
     def output(leaves, xi):
-        params = traverse_util.unflatten_dict({**flat, **leaves}, sep=SEP)
+        params = unflatten({**flat, **leaves})
         return select(model.apply({**variables, "params": params}, xi[None]))[0]
 
     jacobian = jax.lax.map(lambda xi: jax.jacrev(output)(chosen, xi), x, batch_size=min(block, x.shape[0]))
@@ -133,3 +143,69 @@ def kernels(leaves: dict[str, jax.Array], lr_per_leaf: dict[str, Any], gamma) ->
     plain = sum(leaves.values()) / gamma**2
     weighted = sum(lr_per_leaf[path] * k for path, k in leaves.items()) / gamma**2
     return {"ntk": plain, "ntk_lr": weighted}
+
+
+# ---------------------------------------------------------------- the measurement
+def full_kernels(program) -> bool:
+    """Kernels over every output pair: asked for, and there are several outputs (else the trace is it)."""
+    return program.values["measure.ntk_outputs"] == "full" and program.stream.out_dim > 1
+
+
+def measure(program, state, member, batch_loss) -> dict:
+    """The NTK and the learning-rate-weighted NTK of the output on the probe set."""
+    leaves = leaf_kernels(program.model, program.variables(state), program.stream.probe[0], full_kernels(program),
+                          select=program.stream.measured)
+    lr = {path: member["lr_effective"] * scale for path, scale in flatten(state["lr_scale"]).items()}
+    return kernels(leaves, lr, member["model.gamma"])
+
+
+def derived(program, kernels: dict) -> dict:
+    """The stored NTK metrics from the kernels of every step, (steps, members, ...)."""
+    kept = {k: kernels[k] for k in ("ntk", "ntk_lr")} if program.values["measure.ntk_kernels"] else {}
+    return kept | spectrum.derived(kernels, np.asarray(program.stream.probe_target), program.values["measure.ntk_top_k"],
+                                   full_kernels(program))
+
+
+def dims(program) -> dict[str, list[str]]:
+    kernel = ["probe", "output", "probe2", "output2"] if full_kernels(program) else ["probe", "probe2"]
+    out = {"ntk": kernel, "ntk_lr": kernel} if program.values["measure.ntk_kernels"] else {}
+    eigen = {"ntk_eigenvalues": ["eigen"], "ntk_target_power": ["eigen"], "ntk_lr_eigenvalues": ["eigen"]}
+    return eigen | out | {name: [] for name in ("ntk_alignment", "ntk_alignment_centered", "ntk_distance")}
+
+
+def block(program, n_members: int) -> int:
+    """Members per NTK call: as many as keep its kernels and layer factors under MEMORY_BYTES."""
+    variables = {"params": program.shapes["params"], "frozen": program.shapes.get("frozen", {})}
+    per_member = memory_bytes(program.model, variables, program.stream.probe[0], program.stream.out_dim,
+                              full_kernels(program))
+    return int(max(1, min(n_members, MEMORY_BYTES // per_member)))
+
+
+def check(values: dict[str, Any]) -> None:
+    top_k = values["measure.ntk_top_k"]
+    if top_k is not None and 5 * top_k >= values["data.n_probe"]:
+        raise ConfigError("measure.ntk_top_k", top_k, f"< data.n_probe / 5 ({values['data.n_probe']} probe points)")
+
+
+def history(point) -> dict:
+    """Alignment, distance and the top eigenvalues (means over seeds)."""
+    rows = {f"ntk/{name.removeprefix('ntk_')}": mean_over_seeds(point[name])
+            for name in ("ntk_alignment", "ntk_alignment_centered", "ntk_distance")}
+    top = mean_over_seeds(point.ntk_eigenvalues).isel(eigen=slice(TOP_EIGENVALUES))
+    return rows | {f"ntk/eigenvalue_{k + 1}": top.isel(eigen=k) for k in range(top.sizes["eigen"])}
+
+
+register(
+    "ntk", "ntk_step", measure, dims, n_logs=6, always=(0,),  # step 0: the reference of ntk_distance
+    fields={
+        "measure.ntk_outputs": Field(str, "trace", choices=("trace", "full")),
+        "measure.ntk_top_k": Field(int, None, optional=True, check=at_least(1), rule=">= 1 (None = every eigenvalue)"),
+        "measure.ntk_kernels": Field(bool, True),
+    },
+    check=check, host=derived, block=block, history=history,
+    summary=lambda point: {"final_ntk_eigenvalues": mean_over_seeds(point.ntk_eigenvalues.isel(ntk_step=-1)).values.tolist()},
+    figures=(
+        Figure("ntk_spectra.png", kernel_figures.ntk_spectra, "NTK eigenvalue spectra over training at the largest width."),
+        Figure("alignment.png", kernel_figures.alignment, "NTK-target alignment over training, a line per width."),
+    ),
+)

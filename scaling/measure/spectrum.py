@@ -56,8 +56,11 @@ def _centre(matrix):
 
 
 def _cosine(a, b):
-    """Frobenius cosine over the last two axes; numpy or jax arrays (features are measured in jit)."""
-    return (a * b).sum(axis=(-2, -1)) / ((a * a).sum(axis=(-2, -1)) * (b * b).sum(axis=(-2, -1))) ** 0.5
+    """Frobenius cosine over the last two axes; numpy or jax arrays (features are measured in jit).
+    NaN where it is undefined: a zero matrix (0/0) or one whose norm overflowed (inf/inf), as a
+    member near divergence has."""
+    with np.errstate(invalid="ignore"):
+        return (a * b).sum(axis=(-2, -1)) / ((a * a).sum(axis=(-2, -1)) * (b * b).sum(axis=(-2, -1))) ** 0.5
 
 
 def alignment(kernel, target, centered: bool = False, full: bool = False):

@@ -9,8 +9,9 @@ from typing import Any
 import jax.numpy as jnp
 from flax import linen as nn
 
-from scaling.models import register
+from scaling.models import layers
 from scaling.models.layers import ACTIVATIONS, Conv, Dense
+from scaling.models.registry import register
 from scaling.parameterization import Parameterization
 
 
@@ -41,4 +42,5 @@ def build(values: dict[str, Any], out_dim: int, rules: Parameterization, dtype) 
                bias=values["model.bias"], dtype=dtype)
 
 
-register("cnn", build=build, n_layers=lambda values: values["model.depth"], inputs=("image",))
+register("cnn", build=build, n_layers=lambda values: values["model.depth"], inputs=("image",),
+         fields={"model.activation": layers.ACTIVATION, "model.bias": layers.BIAS, "model.kernel_size": layers.KERNEL_SIZE})

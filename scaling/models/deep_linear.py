@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scaling.models import mlp, register
+from scaling.models import mlp
+from scaling.models.registry import register
 
 
 def build(values: dict[str, Any], out_dim: int, rules, dtype):

@@ -8,10 +8,19 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from scaling.parameterization import Parameterization
+from scaling.config import Field, at_least, positive
+from scaling.parameterization import BRANCH_SCALINGS, Parameterization
 
 ACTIVATIONS = {"relu": nn.relu, "tanh": jnp.tanh, "gelu": nn.gelu, "linear": lambda h: h}
 IMAGE_DIMS = ("NHWC", "HWIO", "NHWC")
+
+# Config fields several architectures read; each architecture declares those it reads.
+ACTIVATION = Field(str, "relu", choices=tuple(ACTIVATIONS))
+BIAS = Field(bool, False)
+KERNEL_SIZE = Field(int, 3, check=at_least(1), rule=">= 1 (convolutions)")
+NORM = Field(str, "layer", choices=("layer", "none"))
+RESIDUAL = Field(str, "one", choices=BRANCH_SCALINGS)
+RESIDUAL_BETA = Field(float, 1.0, check=positive, rule="> 0 (residual-branch multiplier)")
 
 
 class Dense(nn.Module):

@@ -7,8 +7,9 @@ from typing import Any
 import jax.numpy as jnp
 from flax import linen as nn
 
-from scaling.models import register
+from scaling.models import layers
 from scaling.models.layers import ACTIVATIONS, Dense
+from scaling.models.registry import register
 from scaling.parameterization import Parameterization
 
 
@@ -44,4 +45,5 @@ def build(values: dict[str, Any], out_dim: int, rules: Parameterization, dtype) 
     )
 
 
-register("mlp", build=build, n_layers=lambda values: values["model.depth"])
+register("mlp", build=build, n_layers=lambda values: values["model.depth"],
+         fields={"model.activation": layers.ACTIVATION, "model.bias": layers.BIAS})

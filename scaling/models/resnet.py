@@ -18,8 +18,10 @@ from typing import Any
 import jax.numpy as jnp
 from flax import linen as nn
 
-from scaling.models import register
+from scaling.config import Field
+from scaling.models import layers
 from scaling.models.layers import ACTIVATIONS, Conv, Dense, normalization
+from scaling.models.registry import register
 from scaling.parameterization import Parameterization, branch_multiplier
 
 
@@ -66,4 +68,8 @@ def build(values: dict[str, Any], out_dim: int, rules: Parameterization, dtype) 
                   activation=values["model.activation"], dtype=dtype)
 
 
-register("resnet", build=build, n_layers=lambda values: 3, inputs=("image",))
+register("resnet", build=build, n_layers=lambda values: 3, inputs=("image",), fields={
+    "model.activation": layers.ACTIVATION, "model.kernel_size": layers.KERNEL_SIZE, "model.norm": layers.NORM,
+    "model.residual": layers.RESIDUAL, "model.residual_beta": layers.RESIDUAL_BETA,
+    "model.stages": Field(int, 2, check=lambda x: 1 <= x <= 4, rule="in 1..4 (resnet: stages of width, 2 width, ...)"),
+})

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from scaling.models import register
+from scaling.models.registry import register
 from scaling.models.layers import Dense
 from scaling.parameterization import Parameterization
 

@@ -23,9 +23,11 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from scaling.config import ConfigError
-from scaling.models import register
+from scaling.config import Field, at_least
+from scaling.errors import ConfigError
+from scaling.models import layers
 from scaling.models.layers import ACTIVATIONS, Dense, normalization
+from scaling.models.registry import register
 from scaling.parameterization import Parameterization, branch_multiplier
 
 MLP_RATIO = 4
@@ -58,7 +60,7 @@ class Transformer(nn.Module):
     out_dim: int
     rules: Parameterization
     causal: bool
-    vocab: int | None = None  # token inputs; None: images, cut into patches
+    vocab: int = 16  # the vocabulary of token inputs (integer ids); image inputs are cut into patches
     patch_size: int = 2
     norm: str = "layer"
     residual: str = "one"
@@ -71,8 +73,9 @@ class Transformer(nn.Module):
         dense = lambda features, role, name, **kw: Dense(features, role, self.rules, dtype=self.dtype, name=name, **kw)  # noqa: E731
         norm = normalization(self.norm)
         act = ACTIVATIONS[self.activation]
-        tokens = x if self.vocab is not None else patches(x, self.patch_size)
-        h = dense(self.width, "input", "embed", vocab=self.vocab)(tokens)
+        is_tokens = jnp.issubdtype(x.dtype, jnp.integer)  # else images, cut into patches
+        tokens = x if is_tokens else patches(x, self.patch_size)
+        h = dense(self.width, "input", "embed", vocab=self.vocab if is_tokens else None)(tokens)
         positions = jnp.broadcast_to(jnp.arange(h.shape[1]), h.shape[:2])
         h = h + dense(self.width, "input", "position", vocab=h.shape[1])(positions)
         self.sow("features", "h_embed", h)
@@ -99,9 +102,8 @@ def patches(images, size: int):
 
 def build(causal: bool):
     def build_model(values: dict[str, Any], out_dim: int, rules: Parameterization, dtype) -> Transformer:
-        tokens = _task_kind(values) in ("sequence", "language")
         return Transformer(width=values["model.width"], depth=values["model.depth"], heads=values["model.heads"],
-                           out_dim=out_dim, rules=rules, causal=causal, vocab=values["data.vocab"] if tokens else None,
+                           out_dim=out_dim, rules=rules, causal=causal, vocab=values["data.vocab"],
                            patch_size=values["model.patch_size"], norm=values["model.norm"],
                            residual=values["model.residual"], residual_beta=values["model.residual_beta"],
                            activation=values["model.activation"], dtype=dtype)
@@ -109,22 +111,23 @@ def build(causal: bool):
     return build_model
 
 
-def check(values: dict[str, Any]) -> None:
+def check(values: dict[str, Any], kind: str) -> None:
     width, heads = values["model.width"], values["model.heads"]
     if width % heads:
         raise ConfigError("model.heads", heads, f"a divisor of model.width ({width})")
-    if _task_kind(values) == "image":
+    if kind == "image":
         size, patch = values["data.image_size"], values["model.patch_size"]
         if size % patch:
             raise ConfigError("model.patch_size", patch, f"a divisor of data.image_size ({size})")
 
 
-def _task_kind(values: dict[str, Any]) -> str:
-    from scaling import data
-
-    return data.task_kind(values)
-
-
-register("transformer", build=build(causal=True), n_layers=lambda values: 3, inputs=("language",), check=check)
+FIELDS = {
+    "model.activation": layers.ACTIVATION, "model.norm": layers.NORM, "model.residual": layers.RESIDUAL,
+    "model.residual_beta": layers.RESIDUAL_BETA,
+    "model.heads": Field(int, 4, check=at_least(1), rule=">= 1 (attention heads)"),
+    "model.patch_size": Field(int, 2, check=at_least(1), rule=">= 1 (image patches of the transformer classifier)"),
+}
+register("transformer", build=build(causal=True), n_layers=lambda values: 3, inputs=("language",), check=check,
+         fields=FIELDS)
 register("transformer_classifier", build=build(causal=False), n_layers=lambda values: 3,
-         inputs=("image", "sequence"), check=check)
+         inputs=("image", "sequence"), check=check, fields=FIELDS)

@@ -5,19 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import ticker  # noqa: E402
-import xarray as xr  # noqa: E402
+import xarray as xr
+from matplotlib import ticker
+from matplotlib.figure import Figure
 
 
 def plot(check: xr.Dataset, path: Path, title: str) -> Path:
     """Two rows (the feature's RMS at step t; the RMS of its change since init) by one column per
     step t >= 1; a line per feature against width, log-log (as microsoft/mup draws it)."""
     steps = check.step.values[1:]
-    fig, axes = plt.subplots(2, len(steps), figsize=(3.2 * len(steps) + 1.5, 6), sharex=True, squeeze=False)
-    colours = plt.cm.viridis([i / max(1, check.sizes["feature"] - 1) for i in range(check.sizes["feature"])])
+    fig = Figure(figsize=(3.2 * len(steps) + 1.5, 6))
+    axes = fig.subplots(2, len(steps), sharex=True, squeeze=False)
+    colours = matplotlib.colormaps["viridis"]([i / max(1, check.sizes["feature"] - 1) for i in range(check.sizes["feature"])])
     for column, t in enumerate(steps):
         for row, (name, label) in enumerate([("feature_rms", "feature RMS"), ("update_rms", "RMS of h_t - h_0")]):
             ax = axes[row, column]
@@ -39,5 +38,4 @@ def plot(check: xr.Dataset, path: Path, title: str) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

@@ -11,15 +11,14 @@ import json
 import math
 
 import matplotlib
+import numpy as np
+import xarray as xr
+from matplotlib import colors, ticker
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib import colors, ticker  # noqa: E402
-
-from scaling.summary import final_test_loss, mean_over_seeds  # noqa: E402
-from scaling.theory.learning_rate import gamma_lr_exponents  # noqa: E402
+from scaling import config, models, sweep
+from scaling.analysis import best_lr, final_test_loss, mean_over_seeds
+from scaling.theory.learning_rate import gamma_lr_exponents
 
 SHOWN = ("gamma", "width", "lr")
 
@@ -40,19 +39,9 @@ def sel_present(da: xr.DataArray, **where) -> xr.DataArray:
     return da.sel({k: v for k, v in where.items() if v is not None and k in da.dims})
 
 
-def best_lr(final: xr.DataArray):
-    """The lr of lowest final loss (None when nothing converged or there is no lr axis)."""
-    if "lr" not in final.dims:
-        return None
-    filled = final.fillna(np.inf)
-    if not np.isfinite(filled).any():
-        return None
-    return float(final.lr.values[int(filled.argmin("lr"))])
-
-
 def width_colours(widths):
     norm = colors.LogNorm(min(widths), max(widths)) if len(widths) > 1 else colors.LogNorm(widths[0] / 2, widths[0] * 2)
-    return plt.cm.ScalarMappable(norm=norm, cmap="viridis")
+    return matplotlib.cm.ScalarMappable(norm=norm, cmap="viridis")
 
 
 def gamma_label(gamma) -> str:
@@ -62,13 +51,14 @@ def gamma_label(gamma) -> str:
 def gamma_panels(ds: xr.Dataset, title: str):
     """A row of panels, one per γ (one panel without a γ axis): the figure, (axis, γ) pairs and the axes."""
     gammas = axis_values(ds, "gamma")
-    fig, axes = plt.subplots(1, len(gammas), figsize=(4 * len(gammas) + 1, 3.6), sharey=True, squeeze=False)
+    fig = Figure(figsize=(4 * len(gammas) + 1, 3.6))
+    axes = fig.subplots(1, len(gammas), sharey=True, squeeze=False)
     fig.suptitle(title)
     return fig, list(zip(axes[0], gammas)), axes[0]
 
 
 def lines_by_width(ds: xr.Dataset, title: str, xlabel: str, ylabel: str, line, xscale: str = "log",
-                   yscale: str = "log", theory=None, **style) -> plt.Figure:
+                   yscale: str = "log", theory=None, **style) -> Figure:
     """A panel per γ, a line per width coloured by width (with its colour bar):
     ``line(gamma, width) -> (x, y)``; ``theory(gamma, width) -> (x, y)``, when given, dashed
     in the same colour."""
@@ -93,7 +83,7 @@ def lines_by_width(ds: xr.Dataset, title: str, xlabel: str, ylabel: str, line, x
     return fig
 
 
-def loss_curves(ds: xr.Dataset) -> plt.Figure:
+def loss_curves(ds: xr.Dataset) -> Figure:
     """Test loss against step, a line per width (coloured by width) at its best lr, a panel per γ."""
     curves, note = held(mean_over_seeds(ds.test_loss), SHOWN + ("step",))
     final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
@@ -111,7 +101,7 @@ def loss_curves(ds: xr.Dataset) -> plt.Figure:
                           lambda gamma, width: at_best_lr(curves, gamma, width), theory=theory)
 
 
-def gamma_lr_map(ds: xr.Dataset) -> plt.Figure | None:
+def gamma_lr_map(ds: xr.Dataset) -> Figure | None:
     """Final test loss over (γ, lr) at the largest width, with the best lr η*(γ) marked, its
     log-slopes fitted below and above γ = 1, and the lines γ² and γ^(2/L) for reference
     (γ and γ^(1/L) for Adam; THEORY.md §4).  None without both axes."""
@@ -121,13 +111,14 @@ def gamma_lr_map(ds: xr.Dataset) -> plt.Figure | None:
     width = ds.width.values[-1] if "width" in ds.dims else None
     grid = sel_present(final, width=width).transpose("gamma", "lr")
     gammas, lrs = grid.gamma.values, grid.lr.values
-    fig, ax = plt.subplots(figsize=(6, 4.6))
+    fig = Figure(figsize=(6, 4.6))
+    ax = fig.subplots()
     mesh = ax.pcolormesh(_edges(lrs), _edges(gammas), grid.values, norm=colors.LogNorm(), cmap="magma_r", shading="flat")
     fig.colorbar(mesh, ax=ax, label="final test loss")
     best = np.array([best_lr(grid.sel(gamma=g)) or np.nan for g in gammas], float)
     ax.plot(best, gammas, "o", color="white", markeredgecolor="black", label="η*(γ)")
-    values = config_values(ds)
-    small, large = gamma_lr_exponents(values.get("model.depth", 1), values.get("optim.name", "sgd"))
+    values = shown_values(ds, final)
+    small, large = gamma_lr_exponents(models.n_layers(values), values["optim.name"])
     anchor = gammas[np.argmin(np.abs(np.log(gammas)))]
     anchor_lr = best[list(gammas).index(anchor)]
     dense = np.geomspace(gammas[0], gammas[-1], 50)
@@ -147,7 +138,7 @@ def gamma_lr_map(ds: xr.Dataset) -> plt.Figure | None:
     return fig
 
 
-def loss_vs_lr(ds: xr.Dataset) -> plt.Figure | None:
+def loss_vs_lr(ds: xr.Dataset) -> Figure | None:
     """Final test loss against lr, a line per width, a panel per γ: under μP the best lr stays
     put as width grows, under SP it drifts (μTransfer).  None without an lr axis."""
     if "lr" not in ds.dims or ds.sizes["lr"] < 2:
@@ -168,15 +159,16 @@ def loss_vs_lr(ds: xr.Dataset) -> plt.Figure | None:
                           marker="o", markersize=3)
 
 
-def loss_vs_width(ds: xr.Dataset) -> plt.Figure | None:
+def loss_vs_width(ds: xr.Dataset) -> Figure | None:
     """Final test loss against width, a line per γ at the lr that is best at the largest width.
     None without a width axis."""
     if "width" not in ds.dims or ds.sizes["width"] < 2:
         return None
     final, note = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig = Figure(figsize=(5.5, 4))
+    ax = fig.subplots()
     gammas = axis_values(ds, "gamma")
-    palette = plt.cm.plasma(np.linspace(0, 0.9, len(gammas)))
+    palette = matplotlib.colormaps["plasma"](np.linspace(0, 0.9, len(gammas)))
     for colour, gamma in zip(palette, gammas):
         at_gamma = sel_present(final, gamma=gamma)
         lr = best_lr(at_gamma.isel(width=-1))
@@ -200,6 +192,14 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     step = np.diff(logs) if len(logs) > 1 else np.array([math.log(2)])
     inner = logs[:-1] + step / 2
     return np.exp(np.concatenate([[logs[0] - step[0] / 2], inner, [logs[-1] + step[-1] / 2]]))
+
+
+def shown_values(ds: xr.Dataset, shown: xr.DataArray) -> dict:
+    """The config values of what a figure shows: the sweep's base values with the swept fields
+    it holds (``held``) at their first value."""
+    resolved = config.Resolved.from_json(json.loads(ds.attrs["config"]))
+    paths = {name: path for path, name in sweep.coord_names(resolved).items()}
+    return resolved.values | {paths[d]: shown[d].values.item() for d in shown.coords if d in paths and shown[d].ndim == 0}
 
 
 def config_values(ds: xr.Dataset) -> dict:

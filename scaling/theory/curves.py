@@ -16,7 +16,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from scaling.config import ConfigError
+from scaling import config
+from scaling.config import Field, at_least
+from scaling.errors import ConfigError
 from scaling.theory import dynamics, sgd, spectra
 
 
@@ -79,21 +81,25 @@ GD_ON_POWERLAW = {
     "optim.weight_decay": (0.0,), "data.task": ("powerlaw",), "train.loss": ("mse",),
 }
 
-REGISTRY: dict[str, Theory] = {
-    "rf_gf": Theory(
-        describes="linear random features trained by full-batch gradient descent (THEORY.md §2)",
-        requires={"model.arch": ("rf",), **GD_ON_POWERLAW}, check=_full_batch, loss=_rf_gf_loss,
-    ),
-    "sgd_online": Theory(
-        describes="the linear model f = w·x/√D (deep_linear of depth 1) trained by online SGD (THEORY.md §3)",
-        requires={"model.arch": ("deep_linear",), "model.depth": (1,), **GD_ON_POWERLAW}, check=_online,
-        loss=_sgd_online_loss,
-    ),
-}
+REGISTRY: dict[str, Theory] = {}
+config.declare({"theory.name": Field(str, None, optional=True, choices=lambda: tuple(sorted(REGISTRY)))})
 
 
-def names() -> tuple:
-    return tuple(sorted(REGISTRY))
+def register(name: str, theory: Theory, fields: dict[str, Field] | None = None) -> None:
+    """A theory curve under ``theory.name = name``, with the config fields it reads beyond the core ones."""
+    config.declare(fields or {})
+    REGISTRY[name] = theory
+
+
+register("rf_gf", Theory(
+    describes="linear random features trained by full-batch gradient descent (THEORY.md §2)",
+    requires={"model.arch": ("rf",), **GD_ON_POWERLAW}, check=_full_batch, loss=_rf_gf_loss,
+), fields={"theory.nodes": Field(int, 32, check=at_least(4), rule=">= 4 (Talbot nodes M of a Laplace inversion)")})
+register("sgd_online", Theory(
+    describes="the linear model f = w·x/√D (deep_linear of depth 1) trained by online SGD (THEORY.md §3)",
+    requires={"model.arch": ("deep_linear",), "model.depth": (1,), **GD_ON_POWERLAW}, check=_online,
+    loss=_sgd_online_loss,
+))
 
 
 def check(values: dict[str, Any], swept: dict[str, list]) -> None:

@@ -1,4 +1,5 @@
-"""The short table printed at the end of a sweep: best learning rate per point, divergences."""
+"""Reading a loaded sweep (``scaling.load``): its seed dimensions and means over seeds, final
+losses, the best learning rate η* per point and the table of it that ``scaling run`` prints."""
 
 from __future__ import annotations
 
@@ -19,6 +20,24 @@ def seed_dims(da: xr.DataArray | xr.Dataset) -> list[str]:
 def mean_over_seeds(da: xr.DataArray) -> xr.DataArray:
     """The mean over every seed dimension, diverged (NaN) members left out."""
     return da.mean(seed_dims(da))
+
+
+def seed_labels(point: xr.Dataset) -> list[tuple[dict, str]]:
+    """(index, label) of each member of a point: ``seed=0``, ``seed=1,data_seed=2``; ``seed`` without seed axes."""
+    dims = seed_dims(point)
+    out = []
+    for index in itertools.product(*(range(point.sizes[d]) for d in dims)):
+        where = dict(zip(dims, index))
+        out.append((where, ",".join(f"{d}={point[d].values[i].item()}" for d, i in where.items()) or "seed"))
+    return out
+
+
+def best_lr(final: xr.DataArray) -> float | None:
+    """The lr of lowest final loss along ``final``'s ``lr`` dimension, NaN (diverged) left out;
+    None when there is no lr axis or nothing converged."""
+    if "lr" not in final.dims or not bool(np.isfinite(final).any()):
+        return None
+    return final.lr.values[final.fillna(np.inf).argmin("lr").item()].item()
 
 
 def final_test_loss(ds: xr.Dataset, name: str = "test_loss") -> xr.DataArray:
@@ -44,10 +63,9 @@ def best_lr_rows(ds: xr.Dataset) -> tuple[list[str], list[list]]:
     for combo in itertools.product(*(ds[d].values.tolist() for d in dims)):
         where = dict(zip(dims, combo))
         losses = mean.sel(where)
-        lr = loss = None
-        if has_lr and bool(np.isfinite(losses).any()):
-            best = losses.fillna(np.inf).argmin("lr").item()
-            lr, loss = ds.lr.values[best].item(), float(losses[best])
+        lr, loss = best_lr(losses), None
+        if lr is not None:
+            loss = float(losses.sel(lr=lr))
         elif not has_lr:
             loss = float(losses)
         total = n_seeds * (ds.sizes["lr"] if has_lr else 1)

@@ -29,7 +29,10 @@ from pathlib import Path
 
 import submitit
 
-from scaling import checkpoint, config as config_lib, devices, runner, store, sweep
+from scaling import config as config_lib
+from scaling import store, sweep
+from scaling.errors import ConfigError, Stopped
+from scaling.launch import devices, directory, runner
 
 JOBS_FILE = "jobs.json"
 
@@ -42,7 +45,7 @@ class GroupTask(submitit.helpers.Checkpointable):
         devices.initialize()  # a task of several nodes: one process each, from SLURM's variables
         try:
             runner.run(store.read_sweep(out), out, progress=False, only=group_ids)
-        except checkpoint.Stopped as stop:  # (after SIGTERM, SLURM itself requeues a preempted task)
+        except Stopped as stop:  # (after SIGTERM, SLURM itself requeues a preempted task)
             print(f"scaling: {stop}", file=sys.stderr, flush=True)
             if stop.signum == signal.SIGUSR2 and devices.primary():  # the time limit is near: go again
                 subprocess.run(["scontrol", "requeue", os.environ["SLURM_JOB_ID"]], check=True, timeout=60)
@@ -58,7 +61,7 @@ def task_groups(group_ids: list[str], per_task: int) -> list[list[str]]:
 def executor(out: Path, values: dict) -> submitit.SlurmExecutor:
     """A submitit executor for the sweep's tasks, from the ``launch.slurm.*`` fields."""
     if shutil.which("sbatch") is None:
-        raise config_lib.ConfigError("--launcher", "slurm", "a machine with SLURM's sbatch on its PATH "
+        raise ConfigError("--launcher", "slurm", "a machine with SLURM's sbatch on its PATH "
                                      "(launch/slurm/local_cluster.sh starts a one-node cluster)")
     slurm = {path.removeprefix("launch.slurm."): value for path, value in values.items() if path.startswith("launch.slurm.")}
     run_on = submitit.SlurmExecutor(folder=out / store.SLURM_DIR, python=sys.executable)
@@ -83,7 +86,7 @@ def submit(resolved: config_lib.Resolved, out: Path, overwrite: bool = False) ->
     the new tasks (``{"job", "groups"}``), also appended to DIR/slurm/jobs.json."""
     out, values = Path(out), resolved.values
     run_on = executor(out, values)
-    runner.prepare_dir(out, resolved, overwrite)
+    directory.prepare(out, resolved, overwrite)
     todo = [g.id for g in sweep.groups(resolved) if not store.group_done(out, g)]
     if not todo:
         return []

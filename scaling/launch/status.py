@@ -1,10 +1,10 @@
 """``scaling status DIR``: where a sweep stands, from its directory alone.
 
 A group is *done* when its file holds every member, *running* when a live worker claims it
-(lock.py; its host:pid is shown), *stopped* when it has members or a checkpoint written but no
+(launch/lock.py; its host:pid is shown), *stopped* when it has members or a checkpoint written but no
 live worker (a run killed or preempted mid-group: running the same command resumes it),
 *pending* otherwise.  The time left is estimated from the seconds per member of the groups
-written so far, times the members not yet written.  A sweep submitted to SLURM (slurm.py) also
+written so far, times the members not yet written.  A sweep submitted to SLURM (launch/slurm.py) also
 shows each group's array task and its state in SLURM's queue (``ended`` once it left it).
 """
 
@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from scaling import checkpoint, lock, slurm, store, sweep
-from scaling.config import ConfigError
+from scaling import checkpoint, store, sweep
+from scaling.errors import ConfigError
+from scaling.launch import lock, slurm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +102,7 @@ def table(statuses: list[GroupStatus], title: str) -> Table:
     return out
 
 
-def summary(statuses: list[GroupStatus]) -> str:
+def totals(statuses: list[GroupStatus]) -> str:
     """One line: groups per state, members diverged, estimated time left."""
     counts = {state: sum(s.state == state for s in statuses) for state in ("done", "running", "stopped", "pending")}
     diverged = sum(s.diverged for s in statuses)

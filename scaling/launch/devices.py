@@ -7,7 +7,7 @@ so the devices never communicate, and a member's numbers are bit for bit those o
 running chunks of the per-device size (to float rounding at other chunk sizes, as XLA's batched
 matmuls round by batch size).  A chunk whose size is not a multiple of the device count is
 padded with copies of its last member (``Placement.padded``), dropped again by
-``Program.run_chunk``.
+``Trainer.run_chunk`` (train/loop.py).
 
 ``launch.shard = "width"``, for a model too big for one device: every array of the members'
 states is split over the devices along its largest dimension that the device count divides
@@ -24,6 +24,7 @@ the others, which train the same chunks in step with it.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import os
 from typing import Any, Callable
@@ -34,7 +35,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from scaling.config import ConfigError
+from scaling.errors import ConfigError
 
 MEMBERS, WIDTH = "members", "width"
 
@@ -58,9 +59,10 @@ class Placement:
         """Members per compiled call: ``n_members`` rounded up to a multiple of the devices."""
         return -(-n_members // self.n_devices) * self.n_devices if self.shard == MEMBERS else n_members
 
-    def wrap(self, fn: Callable, member_args: tuple[bool, ...]) -> Callable:
-        """``fn`` (to be jitted) placed: its arguments flagged in ``member_args`` carry the
-        member axis first, the others are the same for every member; every output carries it."""
+    def wrap(self, fn: Callable, members: tuple[str, ...]) -> Callable:
+        """``fn`` (to be jitted) placed: its arguments named in ``members`` carry the member axis
+        first, the others are the same for every member; every output carries it."""
+        member_args = [name in members for name in inspect.signature(fn).parameters]
         if self.shard == MEMBERS:
             specs = tuple(P(MEMBERS) if batched else P() for batched in member_args)
             return jax.shard_map(fn, mesh=self.mesh, in_specs=specs, out_specs=P(MEMBERS), check_vma=False)

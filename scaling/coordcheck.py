@@ -22,11 +22,12 @@ def coord_check(values: dict[str, Any], widths: list[int], steps: int = 3) -> xr
     (the RMS of h_t - h_0) with dims (width, step, feature), on the probe set; step 0 is init."""
     sizes = []
     for width in widths:
-        program = train.build({**values, "model.width": width, "measure.ntk": False, "measure.features": False})
+        trainer = train.build({**values, "model.width": width, "measure.ntk": False, "measure.features": False})
+        program = trainer.program
         member = {p: values[p] for p in train.member_fields()}
-        members = program.member_arrays(program.with_effective_lr([member]))
-        state = program.init_fn()(members)
-        step = train.jit(train.over_members(program.step, in_axes=(0, 0, None)))
+        members = train.member_arrays(program, train.with_effective_lr(program, [member]))
+        state = trainer.init_fn()(members)
+        step = train.jit(train.over_members(program.step, batched=("state", "member")))
         measure = train.jit(lambda state: probe_features(  # noqa: B023 (used within the iteration)
             program.model, program.variables(jax.tree.map(lambda a: a[0], state)), program.stream.probe[0]))
         features = [measure(state)]

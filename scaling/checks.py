@@ -1,0 +1,50 @@
+"""Validation across fields and registries, in one place: every group of a sweep is checked
+before any compute, against its task, its model, its measurements and its theory.
+
+``config`` checks each field alone; here the fields meet the registrations that read them
+(``scaling.models``, ``scaling.data``, ``scaling.measure``, ``scaling.theory.curves``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scaling import config, data, measure, models, sweep
+from scaling.errors import ConfigError
+from scaling.theory import curves
+
+
+def check_group(values: dict[str, Any]) -> None:
+    """Checks that involve several fields, run on every group before any compute."""
+    n_train, batch = values["data.n_train"], values["data.batch_size"]
+    if n_train is not None and batch > n_train:
+        raise ConfigError("data.batch_size", batch, f"<= data.n_train ({n_train})")
+    for measurement in measure.active(values):
+        measurement.check(values)
+    model, task = models.REGISTRY[values["model.arch"]], data.REGISTRY[values["data.task"]]
+    task.check(values)
+    kind = data.task_kind(values)
+    if kind not in model.inputs:
+        raise ConfigError("model.arch", values["model.arch"],
+                          f"an architecture for {kind} inputs of data.task = {values['data.task']!r}: "
+                          + ", ".join(n for n, m in models.REGISTRY.items() if kind in m.inputs))
+    model.check(data.with_derived(values), kind)
+
+
+def check(resolved: config.Resolved) -> config.Resolved:
+    """Check every group of a resolved config (and the theory it names against every swept value)."""
+    swept = {path: [point[i] for point in points] for fields, points in resolved.axes for i, path in enumerate(fields)}
+    for group in sweep.groups(resolved):
+        check_group(group.values)
+        if resolved.values["theory.name"] is not None:
+            curves.check(group.values, swept)
+    return resolved
+
+
+def resolve(source, overrides: dict[str, str] | None = None) -> config.Resolved:
+    """A config file path, ConfigDict or dict plus ``--config.*`` overrides -> a validated config:
+    each field (``config.resolve``), then every group across fields and registries."""
+    if isinstance(source, (str, Path)):
+        source = config.load_file(source)
+    return check(config.resolve(config.apply_overrides(source, overrides) if overrides else source))

@@ -1,0 +1,47 @@
+"""Train and test loss at the log steps (``train.n_logs``, ``train.log_spacing``): always on."""
+
+from __future__ import annotations
+
+from scaling.analysis import mean_over_seeds, seed_labels
+from scaling.measure.registry import Figure, log_steps, register
+from scaling.report import losses
+
+LOSSES = ("train_loss", "test_loss")
+
+
+def measure(program, state, member, batch_loss) -> dict:
+    """Test loss and train loss (the step's batch loss online, the full training set otherwise)."""
+    metrics = {"test_loss": program.loss(program.predict_fixed(state, member, "test"), program.stream.test[1])}
+    if "train" not in state["data"]:
+        metrics["train_loss"] = batch_loss
+    else:
+        metrics["train_loss"] = program.loss(program.predict_fixed(state, member, "train"), state["data"]["train"][1])
+    return metrics
+
+
+def history(point) -> dict:
+    """Each loss per seed and its mean over seeds."""
+    rows = {}
+    for name in LOSSES:
+        for where, label in seed_labels(point):
+            rows[f"{name}/{label}"] = point[name].isel(where)
+        rows[f"{name}/mean"] = mean_over_seeds(point[name])
+    return rows
+
+
+register(
+    "loss", "step", measure,
+    dims=lambda program: {name: [] for name in LOSSES},
+    steps=lambda program: log_steps(program.steps, program.values["train.n_logs"], program.values["train.log_spacing"]),
+    history=history,
+    figures=(
+        Figure("loss_curves.png", losses.loss_curves,
+               "Test loss against step, a line per width at its best learning rate, a panel per γ."),
+        Figure("gamma_lr.png", losses.gamma_lr_map,
+               "Final test loss over γ and the learning rate at the largest width; η*(γ) marked, its log-slopes "
+               "fitted below and above γ = 1, with γ² and γ^(2/L) for reference."),
+        Figure("loss_vs_lr.png", losses.loss_vs_lr, "Final test loss against the learning rate, a line per width "
+               "(μTransfer: under μP the optimum stays put as width grows)."),
+        Figure("loss_vs_width.png", losses.loss_vs_width, "Final test loss against width at fixed γ and η."),
+    ),
+)

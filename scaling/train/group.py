@@ -1,0 +1,107 @@
+"""A group's program built from its config values; its members trained in chunks and their
+results assembled as arrays, (members, steps, ...), with the dims and coordinates they are
+stored under."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from scaling import config, data, models
+from scaling.launch import devices
+from scaling.parameterization import Parameterization, lr_factor
+from scaling.sweep import stack
+from scaling.train.loop import Trainer
+from scaling.train.program import Program
+
+MAX_CHUNK = 4096  # members per compiled call when train.max_members is None
+CPU_UNBATCHED_WIDTH = 512
+
+
+def build(values: dict[str, Any], placement: devices.Placement | None = None) -> Trainer:
+    """The program of one group, from its config values, on ``placement`` (default: the
+    devices ``launch.devices`` and ``launch.shard`` ask for), ready to compile."""
+    dtype = jnp.dtype(values["train.dtype"])
+    stream = data.stream(values, dtype)
+    rules = Parameterization(values["model.param"], values["optim.name"])
+    model = models.REGISTRY[values["model.arch"]].build(data.with_derived(values), stream.out_dim, rules, dtype)
+    init = functools.partial(model.init, mutable=["params", "frozen", "lr_scale", "features"])
+    return Trainer(Program(
+        values=values, model=model, stream=stream, rules=rules, dtype=dtype,
+        placement=placement or devices.placement(values["launch.devices"], values["launch.shard"]),
+        shapes=jax.eval_shape(init, jax.random.key(0), stream.probe[0][:1]),
+    ))
+
+
+def member_fields() -> list[str]:
+    """The vmapped config fields: the values every member carries."""
+    return [p for p, f in config.SCHEMA.items() if f.vmapped]
+
+
+def with_effective_lr(program: Program, members: list[dict]) -> list[dict]:
+    """Each member's raw lr times the lr rule's gamma factor (the per-layer multipliers apply on top)."""
+    gammas = [m["model.gamma"] for m in members]
+    factors = lr_factor(program.values["optim.lr_rule"], program.values["optim.name"], gammas, program.n_layers())
+    return [m | {"lr_effective": float(m["optim.lr"] * f)} for m, f in zip(members, factors)]
+
+
+def member_arrays(program: Program, members: list[dict]) -> dict:
+    """Members' values as device arrays, leading axis = members."""
+    return {k: jnp.asarray(v) for k, v in stack(members, program.dtype).items()}
+
+
+def chunk_size(program: Program) -> int:
+    """``train.max_members``, or when None: every member at once, except one per device at a
+    time on CPU at width >= 512, where XLA's batched matmuls run at about half the speed of
+    single ones (benchmarks/throughput.py measures both), unless the data is streamed: every
+    chunk reads the stream again (benchmarks/pipeline.py)."""
+    if program.values["train.max_members"] is not None:
+        return program.values["train.max_members"]
+    wide = program.values["model.width"] >= CPU_UNBATCHED_WIDTH and jax.default_backend() == "cpu"
+    return program.placement.padded(1) if wide and not program.stream.streamed else MAX_CHUNK
+
+
+def result_dims(program: Program) -> dict[str, list[str]]:
+    """Each stored metric's dimensions after the member axis: its measurement's step coordinate,
+    then its own (output dimensions of size 1 are dropped)."""
+    return {metric: [m.step_coord] + dims for m in program.measurements() for metric, dims in m.dims(program).items()}
+
+
+def result_coords(program: Program) -> dict[str, list]:
+    """The coordinates of the stored metrics: each measurement's steps, and the labels it names."""
+    coords = {}
+    for m in program.measurements():
+        coords |= {m.step_coord: m.steps(program).tolist()} | m.coords(program)
+    return coords
+
+
+def run(trainer: Trainer, members: list[dict], on_progress: Callable[[int], None] = lambda n: None,
+        on_chunk: Callable[[int, dict], None] = lambda n, r: None, chunk: int | None = None,
+        checkpoints: Any = None) -> dict[str, np.ndarray]:
+    """Train ``members`` in chunks of ``chunk`` (default: ``chunk_size``, at most all of them);
+    return their metrics as numpy arrays, (members, steps, ...).  ``on_chunk(n_done,
+    results_so_far)`` is called after each chunk.  ``checkpoints``: ``resume(members) ->
+    Snapshot | None`` and ``at_stop(members, t, snapshot)`` for each chunk (checkpoint.py)."""
+    members = with_effective_lr(trainer.program, members)
+    chunk = chunk or min(chunk_size(trainer.program), len(members))
+    results: dict[str, list] = {}
+    for start in range(0, len(members), chunk):
+        part = members[start:start + chunk]
+        padded = part + [part[-1]] * (chunk - len(part))  # one compiled shape for every chunk
+        if checkpoints is None:
+            flags, stacked = trainer.run_chunk(padded, on_progress)
+        else:
+            flags, stacked = trainer.run_chunk(padded, on_progress, checkpoints.resume(padded),
+                                               functools.partial(checkpoints.at_stop, padded))
+        chunk_results = {k: np.moveaxis(v, 0, 1)[: len(part)] for metrics in stacked.values() for k, v in metrics.items()}
+        chunk_results["diverged"] = flags["diverged"][: len(part)]
+        chunk_results["diverged_step"] = flags["diverged_step"][: len(part)]
+        chunk_results["lr_effective"] = np.asarray([m["lr_effective"] for m in part])
+        for k, v in chunk_results.items():
+            results.setdefault(k, []).append(v)
+        on_chunk(start + len(part), {k: np.concatenate(v) for k, v in results.items()})
+    return {k: np.concatenate(v) for k, v in results.items()}
