@@ -279,6 +279,31 @@ def test_variance_limited_onset_grows_as_the_square_root_of_width():
     np.testing.assert_allclose(ridge.ridge_test_error(200, 0.0, toy), onset.infinite_width_error(200, 1.0, 1.0), rtol=0.2)
 
 
+def test_variance_floor_matches_random_features_with_unlimited_data():
+    """THEORY.md §7: the error of the best predictor on N random features z = Aψ/√N (P = ∞; toy of
+    4 target modes of λ_T = 2 and a flat tail of trace τ = 1 over 10⁴ modes; 12 draws of A) is
+    τ/(Nλ_T) within 15 % at N = 100 and 400, and that of the mean of E = 4 draws' predictors is
+    τ/(Nλ_T E) within 15 %."""
+    from scaling.theory import onset
+
+    toy = onset.toy_spectrum(4, 2.0, 1.0, 10000)
+    lam, teacher = toy.eigenvalues, toy.teacher
+    rng = np.random.default_rng(0)
+    for width in (100, 400):
+        single, ensembled = [], []
+        for _ in range(3):
+            effective = []
+            for _ in range(4):
+                A = rng.standard_normal((width, len(lam)))
+                theta = np.linalg.solve((A * lam) @ A.T / width, A @ (lam * teacher) / np.sqrt(width))
+                effective.append(A.T @ theta / np.sqrt(width))  # the best z-space predictor, in ψ-space
+            effective = np.asarray(effective)
+            single += [((v - teacher) ** 2 * lam).sum() for v in effective]
+            ensembled.append(((effective.mean(0) - teacher) ** 2 * lam).sum())
+        assert np.mean(single) == pytest.approx(onset.variance_floor(width, 2.0, 1.0), rel=0.15)
+        assert np.mean(ensembled) == pytest.approx(onset.variance_floor(width, 2.0, 1.0, ensembles=4), rel=0.15)
+
+
 def test_deep_linear_network_trained_by_the_framework_aligns_silently(tmp_path):
     """THEORY.md §8 on the framework's two-layer linear network (SP, width = D = 20, so every weight
     starts N(0, σ²); whitened data, s = 2, full-batch GD at t = 2ηn): the loss-drop time t₂ grows
@@ -335,6 +360,28 @@ def test_simulated_two_layer_linear_net_matches_the_silent_alignment_timescales(
         assert align[0] == pytest.approx(alignment.initial_alignment(dim), rel=0.1)
         assert align.max() == pytest.approx(alignment.final_alignment(dim), rel=0.01)
     assert max(aligned) / min(aligned) < 1.15
+
+
+@pytest.mark.parametrize("depth", [3, 4])
+def test_deep_loss_drop_time_is_a_power_law_in_the_initial_scale(depth):
+    """THEORY.md §8, depth L > 2: gradient flow (scipy, rtol 10⁻¹⁰) on the scalar chain f = Π_ℓ a_ℓ,
+    a_ℓ(0) = σ, loss ½(f − s)², s = 2: the loss-half time is σ^{−(L−2)}/((L−2)s) within 1/s for
+    σ = 10⁻¹..10⁻³, while the time itself spans three (L = 3) or six (L = 4) decades."""
+    from scipy import integrate
+
+    from scaling.theory import alignment
+
+    s = 2.0
+
+    def half(t, a):
+        return (np.prod(a) - s) ** 2 - 0.5 * s**2
+
+    half.terminal = True
+    for sigma in (1e-1, 1e-2, 1e-3):
+        predicted = float(alignment.deep_loss_drop_time(s, sigma, depth))
+        flow = integrate.solve_ivp(lambda t, a: -(np.prod(a) - s) * np.prod(a) / a, (0, 10 * predicted),
+                                   np.full(depth, sigma), method="LSODA", events=half, rtol=1e-10, atol=1e-14)
+        assert flow.t_events[0][0] == pytest.approx(predicted, abs=1 / s)
 
 
 def test_prediction_variance_and_bias_fall_as_one_over_width(tmp_path):

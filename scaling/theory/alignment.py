@@ -12,11 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def kernel_alignment(kernel: np.ndarray, y: np.ndarray) -> float:
-    """A(K, y) = yᵀKy / (‖K‖_F ‖y‖²) (§8)."""
-    return float(y @ kernel @ y / (np.linalg.norm(kernel) * (y @ y)))
-
-
 def initial_alignment(dim: int) -> float:
     """A(0) ≈ 1/√D: the random initial kernel is close to a multiple of the identity."""
     return 1 / np.sqrt(dim)
@@ -34,7 +29,8 @@ def loss_drop_time(s: float, sigma, width: int):
 
 def deep_loss_drop_time(s: float, sigma, depth: int):
     """For depth L > 2, u̇ = Lu^{2−2/L}(s − u) with u₀ ~ σ^L gives t₂ ~ σ^{−(L−2)}/((L−2)s): a power
-    law in σ instead of a logarithm [THEORY.md: derived, unchecked]."""
+    law in σ instead of a logarithm (§8), the leading term of the loss-half time of the scalar chain
+    f = Π_ℓ a_ℓ, a_ℓ(0) = σ (an O(1/s) offset)."""
     return np.asarray(sigma, float) ** (-(depth - 2)) / ((depth - 2) * s)
 
 

@@ -16,9 +16,6 @@ class PowerLawFit:
     interval: tuple[float, float]  # confidence interval of a
     n_points: int
 
-    def __call__(self, x):
-        return self.prefactor * np.asarray(x, float) ** self.exponent
-
 
 def fit_power_law(x, y, window: tuple[float, float] | None = None, confidence: float = 0.95) -> PowerLawFit:
     """Least squares of log y on log x over the points with x in ``window`` (inclusive) and

@@ -70,14 +70,9 @@ def stability_sum(lr: float, batch: int, eigenvalues: np.ndarray) -> float:
     return float(lr / batch * np.sum(eigenvalues / (2 - lr * eigenvalues * (1 + 1 / batch))))
 
 
-def is_stable(lr: float, batch: int, eigenvalues: np.ndarray) -> bool:
-    rho = (1 - lr * eigenvalues) ** 2 + lr**2 * eigenvalues**2 / batch
-    return bool(np.all(rho < 1) and np.all(lr * eigenvalues * (1 + 1 / batch) < 2)
-                and stability_sum(lr, batch, eigenvalues) < 1)
-
-
 def max_stable_lr(batch: int, eigenvalues: np.ndarray) -> float:
-    """The largest stable η (§3; ≈ 2B/tr Σ_F for small B)."""
+    """The largest stable η (§3; ≈ 2B/tr Σ_F for small B): k_η grows with η, so SGD is stable
+    exactly below it."""
     edge = 2 / (eigenvalues.max() * (1 + 1 / batch))  # where the top mode's denominator vanishes
     return float(optimize.brentq(lambda lr: stability_sum(lr, batch, eigenvalues) - 1, 1e-12 * edge, edge * (1 - 1e-12)))
 

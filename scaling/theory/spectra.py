@@ -18,10 +18,6 @@ class Spectrum:
     target_power: np.ndarray  # w̄_k² λ_k, shape (D,)
 
     @property
-    def dim(self) -> int:
-        return len(self.eigenvalues)
-
-    @property
     def teacher(self) -> np.ndarray:
         """w̄_k, the target's weights on the features (taken ≥ 0)."""
         return np.sqrt(self.target_power / self.eigenvalues)
