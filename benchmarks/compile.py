@@ -12,6 +12,7 @@ prints why: the ratios of compile time and of step time between the two levels.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 
 from scaling import checks, sweep, train  # noqa: E402
+from scaling.train import loop  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = {
@@ -47,10 +49,13 @@ def measure(arch: str, level: int, steps: int) -> dict:
         return out
 
     states = compiled("init", jax.vmap(program.init), arrays)(arrays)
-    # the trainer's NTK call and training loop as it places them on the devices (what its own
-    # jit wraps, ``__wrapped__``), jitted here at ``level``
-    compiled("ntk", trainer.measure_fn("ntk").__wrapped__, states, arrays, 0, None)
-    advance = compiled("advance", trainer.advance_fn(False).__wrapped__, states, arrays, 0, 1, None, donate_argnums=(0,))
+    # the group's NTK call and training loop, placed on the devices as the trainer places them,
+    # jitted here at ``level``
+    place = functools.partial(program.placement.wrap, members=("states", "members"))
+    ntk = next(m for m in program.measurements() if m.name == "ntk")
+    compiled("ntk", place(loop.measure_program(program, ntk)), states, arrays, 0, None)
+    advance = compiled("advance", place(loop.advance_program(program, False)), states, arrays, 0, 1, None,
+                       donate_argnums=(0,))
     states = advance(states, arrays, 0, 1, None)
     runs = []
     for _ in range(3):

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from scaling.measure import Measurement
 from scaling.sweep import stack
 from scaling.train.program import Program
 
@@ -93,54 +94,83 @@ def stack_recorded(recorded: dict[str, list[dict]]) -> dict[str, dict[str, np.nd
             for name, metrics in recorded.items() if metrics}
 
 
+def advance_program(program: Program, shared_data: bool) -> Callable:
+    """``(states, members, t0, t1, block) -> states``: steps t0 .. t1 - 1 in one ``fori_loop`` over
+    ``vmap(step)``, the chunk's training program.  A member whose batch loss turns non-finite or
+    exceeds ``train.max_loss`` is frozen and flagged with that step (at step ``train.steps`` the
+    loss is only checked).  ``block``: the examples of steps t0, t0 + 1, ... of a streamed
+    dataset, (K, data seeds, B, ...), None otherwise.
+
+    ``shared_data``: every member of the chunk trains online on the same data seed and label
+    noise, so each batch is drawn once for all of them (same numbers, less work)."""
+    steps, max_loss = program.steps, program.values["train.max_loss"]
+    vstep = over_members(program.step, batched=("state", "member", "rows"))
+
+    def advance(states, members, t0, t1, block):
+        def body(t, states):
+            shared = program.stream.batch({}, jax.tree.map(lambda a: a[0], members), t) if shared_data else None
+            rows = None if block is None else member_rows(jax.tree.map(lambda a: a[t - t0], block), members)
+            new, batch_loss = vstep(states, members, t, shared, rows)
+            bad = _bad(batch_loss, max_loss)
+            newly = ~states["diverged"] & bad
+            trained = {k: new[k] for k in ("params", "opt")}  # nothing else changes in a step
+            keep = (t < steps) & ~(states["diverged"] | bad)  # step `steps` only checks its loss
+            new = {**states, **_select(keep, trained, {k: states[k] for k in trained})}
+            new["diverged"] = states["diverged"] | bad
+            new["diverged_step"] = jnp.where(newly, t, states["diverged_step"]).astype(jnp.int32)
+            return new
+
+        return jax.lax.fori_loop(t0, t1, body, states)
+
+    return advance
+
+
+def measure_program(program: Program, measurement: Measurement) -> Callable:
+    """``(states, members, t, rows) -> metrics``: ``measurement`` over a chunk; NaN for members
+    diverged by step t (their batch loss at t included).  ``rows``: step t's examples of a
+    streamed dataset, per data seed (None otherwise)."""
+    max_loss = program.values["train.max_loss"]
+
+    def per_member(state, member, batch_loss):
+        return measurement.measure(program, state, member, batch_loss)
+
+    def measure(states, members, t, rows):
+        batch_loss = over_members(program.batch_loss, batched=("state", "member", "rows"))(
+            states, members, t, member_rows(rows, members))
+        if measurement.block is not None:  # in blocks of members, to bound its memory
+            block = measurement.block(program, members["train.seed"].shape[0])
+            metrics = jax.lax.map(lambda args: per_member(*args), (states, members, batch_loss), batch_size=block)
+        else:
+            metrics = over_members(per_member, batched=("state", "member", "batch_loss"))(states, members, batch_loss)
+        bad = states["diverged"] | _bad(batch_loss, max_loss)
+        return _select(bad, jax.tree.map(lambda v: jnp.full_like(v, jnp.nan), metrics), metrics)
+
+    return measure
+
+
 class Trainer:
-    """A group's ``Program`` and the functions compiled for it (each once, on first use)."""
+    """A group's ``Program`` and the functions compiled for it (each once, on first use), placed on
+    its devices: ``init_fn``, ``advance_fn`` and ``measure_fn``; ``run_chunk`` trains a chunk."""
 
     def __init__(self, program: Program):
         self.program = program
         self._compiled: dict[Any, Callable] = {}
 
-    def _compile(self, key, make: Callable[[], Callable]) -> Callable:
+    def _compile(self, key, fn: Callable[[], Callable], members=("states", "members"), **jit_kwargs) -> Callable:
+        """jit of ``fn()`` placed on the devices (its arguments named in ``members`` carry the member
+        axis), once per key."""
         if key not in self._compiled:
-            self._compiled[key] = make()
+            self._compiled[key] = jit(self.program.placement.wrap(fn(), members=members), **jit_kwargs)
         return self._compiled[key]
 
     def init_fn(self) -> Callable:
         """jit(vmap(init)): ``members -> states``."""
-        init = self.program.init
-        return self._compile("init", lambda: jit(self.program.placement.wrap(jax.vmap(init), members=("member",))))
+        return self._compile("init", lambda: jax.vmap(self.program.init), members=("member",))
 
     def advance_fn(self, shared_data: bool = False) -> Callable:
-        """jit of ``(states, members, t0, t1, block) -> states``: steps t0 .. t1 - 1 in one
-        ``fori_loop`` over ``vmap(step)``, the chunk's compiled training program.  A member whose
-        batch loss turns non-finite or exceeds ``train.max_loss`` is frozen and flagged with that
-        step (at step ``train.steps`` the loss is only checked).  ``block``: the examples of steps
-        t0, t0 + 1, ... of a streamed dataset, (K, data seeds, B, ...), None otherwise.
-
-        ``shared_data``: every member of the chunk trains online on the same data seed and
-        label noise, so each batch is drawn once for all of them (same numbers, less work)."""
-        program = self.program
-        steps, max_loss = program.steps, program.values["train.max_loss"]
-        vstep = over_members(program.step, batched=("state", "member", "rows"))
-
-        def advance(states, members, t0, t1, block):
-            def body(t, states):
-                shared = program.stream.batch({}, jax.tree.map(lambda a: a[0], members), t) if shared_data else None
-                rows = None if block is None else member_rows(jax.tree.map(lambda a: a[t - t0], block), members)
-                new, batch_loss = vstep(states, members, t, shared, rows)
-                bad = _bad(batch_loss, max_loss)
-                newly = ~states["diverged"] & bad
-                trained = {k: new[k] for k in ("params", "opt")}  # nothing else changes in a step
-                keep = (t < steps) & ~(states["diverged"] | bad)  # step `steps` only checks its loss
-                new = {**states, **_select(keep, trained, {k: states[k] for k in trained})}
-                new["diverged"] = states["diverged"] | bad
-                new["diverged_step"] = jnp.where(newly, t, states["diverged_step"]).astype(jnp.int32)
-                return new
-
-            return jax.lax.fori_loop(t0, t1, body, states)
-
-        placed = lambda: program.placement.wrap(advance, members=("states", "members"))  # noqa: E731
-        return self._compile(("advance", shared_data), lambda: jit(placed(), donate_argnums=(0,)))
+        """The compiled ``advance_program``, its states donated."""
+        return self._compile(("advance", shared_data), lambda: advance_program(self.program, shared_data),
+                             donate_argnums=(0,))
 
     def chunk_advance_fn(self, members: list[dict]) -> Callable:
         """The advance function for a chunk of ``members``: one batch for all when the stream can
@@ -149,28 +179,9 @@ class Trainer:
         return self.advance_fn(shared_data=self.program.stream.shares_batches and len(data_fields) == 1)
 
     def measure_fn(self, name: str) -> Callable:
-        """jit of ``(states, members, t, rows) -> metrics``: measurement ``name`` over a chunk;
-        NaN for members diverged by step t (their batch loss at t included).  ``rows``: step t's
-        examples of a streamed dataset, per data seed (None otherwise)."""
-        program = self.program
-        measurement = next(m for m in program.measurements() if m.name == name)
-        max_loss = program.values["train.max_loss"]
-
-        def per_member(state, member, batch_loss):
-            return measurement.measure(program, state, member, batch_loss)
-
-        def measure(states, members, t, rows):
-            batch_loss = over_members(program.batch_loss, batched=("state", "member", "rows"))(
-                states, members, t, member_rows(rows, members))
-            if measurement.block is not None:  # in blocks of members, to bound its memory
-                block = measurement.block(program, members["train.seed"].shape[0])
-                metrics = jax.lax.map(lambda args: per_member(*args), (states, members, batch_loss), batch_size=block)
-            else:
-                metrics = over_members(per_member, batched=("state", "member", "batch_loss"))(states, members, batch_loss)
-            bad = states["diverged"] | _bad(batch_loss, max_loss)
-            return _select(bad, jax.tree.map(lambda v: jnp.full_like(v, jnp.nan), metrics), metrics)
-
-        return self._compile(("measure", name), lambda: jit(program.placement.wrap(measure, members=("states", "members"))))
+        """The compiled ``measure_program`` of measurement ``name``."""
+        measurement = next(m for m in self.program.measurements() if m.name == name)
+        return self._compile(("measure", name), lambda: measure_program(self.program, measurement))
 
     def run_chunk(self, members: list[dict], on_progress: Callable[[int], None], resume: Snapshot | None = None,
                   at_stop: Callable[[int, Callable[[], Snapshot]], None] = lambda t, snapshot: None) -> tuple[dict, dict]:
