@@ -223,7 +223,6 @@ SCHEMA: dict[str, Field] = {
     "log.wandb.max_runs": Field(int, 256, check=at_least(1), rule=">= 1 (more points: one run per group, with tables)"),
     "log.wandb.timeout": Field(float, 120.0, check=positive, rule="> 0 (seconds wandb may take to finish a sweep's logging)"),
 }
-CORE = tuple(SCHEMA)  # the core fields' paths; every other field was declared by a registration
 
 
 def declare(fields: dict[str, Field]) -> None:
