@@ -50,6 +50,8 @@ FREE_MARGIN_BYTES = 2**20  # a save needs its arrays' bytes plus this free on th
 # The run reports the failure itself, in one line; that noise, and only it, is dropped once a
 # group's checkpoints are opened (``quiet_orbax``): orbax's absl records (other libraries' stay)
 # and that one unraisable exception.  Importing scaling changes neither.
+
+
 def _not_orbax(record: logging.LogRecord) -> bool:
     return f"{os.sep}orbax{os.sep}" not in record.pathname
 

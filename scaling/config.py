@@ -37,7 +37,6 @@ NOT_RESULTS = ("checkpoint.", "launch.", "log.")
 WANDB_MODES = ("online", "offline", "disabled")
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Field:
     """One config field: its type, default, allowed values and sweep kind."""
@@ -418,9 +417,9 @@ def apply_overrides(config: ml_collections.ConfigDict | dict, overrides: dict[st
     return tree
 
 
-
 # ---------------------------------------------------------------- documentation
-SECTION_NOTES = {"theory": "not swept", **{prefix.rstrip("."): "not swept; changing them reruns nothing" for prefix in NOT_RESULTS}}
+SECTION_NOTES = {"theory": "not swept", **{prefix.rstrip("."): "not swept; changing them reruns nothing"
+                                           for prefix in NOT_RESULTS}}
 
 
 def fields_table() -> str:

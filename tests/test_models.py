@@ -77,7 +77,8 @@ def test_ntk_memory_estimate_bounds_the_compiled_call_and_sets_the_member_blocks
     member, state = _state(trainer, base)
     estimate = ntk_lib.memory_bytes(program.model, program.variables(state), program.stream.probe[0],
                                     program.stream.out_dim, False)
-    compiled = jax.jit(functools.partial(ntk_lib.measure, program, batch_loss=None)).lower(state, member).compile().memory_analysis()
+    ntk = functools.partial(ntk_lib.measure, program, batch_loss=None)
+    compiled = jax.jit(ntk).lower(state, member).compile().memory_analysis()
     assert compiled.temp_size_in_bytes < 1.25 * estimate < 5 * compiled.temp_size_in_bytes
     monkeypatch.setattr(ntk_lib, "MEMORY_BYTES", 3 * estimate)
     assert ntk_lib.block(program, 16) == 3

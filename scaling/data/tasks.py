@@ -135,7 +135,9 @@ class Stream:
     out_dim: int
 
     streamed = False  # its training examples are read on the host (a streamed dataset)
-    shares_batches = False  # an online batch depends on the data seed, noise and step alone: members that share those can share it
+    # an online batch is a function of the data seed, the noise and the step alone, so members that
+    # share those two can share one draw
+    shares_batches = False
 
     @property
     def host_fed(self) -> bool:

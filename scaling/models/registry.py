@@ -42,8 +42,7 @@ def register(name: str, build, n_layers, inputs=("vector", "image"), check=_no_c
     """Register an architecture under ``model.arch = name``: ``build(values, out_dim, rules, dtype)``
     returns the flax module, ``n_layers(values)`` the L of the lr rule, ``inputs`` the task
     kinds it takes, ``check(values, kind)`` raises ``ConfigError`` on values it cannot build
-    (``kind``: the task's); 
-    ``fields``: the config fields it reads beyond the core ones (``config.SCHEMA``)."""
+    (``kind``: the task's); ``fields``: the config fields it reads beyond the core ones."""
     config.declare(fields or {})
     REGISTRY[name] = ModelSpec(build=build, n_layers=n_layers, inputs=tuple(inputs), check=check)
 
