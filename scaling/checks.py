@@ -18,8 +18,11 @@ from scaling.theory import curves
 def check_group(values: dict[str, Any]) -> None:
     """Checks that involve several fields, run on every group before any compute."""
     n_train, batch = values["data.n_train"], values["data.batch_size"]
-    if n_train is not None and batch > n_train:
-        raise ConfigError("data.batch_size", batch, f"<= data.n_train ({n_train})")
+    if batch is None and n_train is None:
+        raise ConfigError("data.batch_size", None, "an integer >= 1 when data.n_train is None (None, the full "
+                          "batch, needs a training set of data.n_train points)")
+    if n_train is not None and batch is not None and batch > n_train:
+        raise ConfigError("data.batch_size", batch, f"<= data.n_train ({n_train}), or None (the full batch)")
     for measurement in measure.active(values):
         measurement.check(values)
     model, task = models.REGISTRY[values["model.arch"]], data.REGISTRY[values["data.task"]]

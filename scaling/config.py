@@ -162,7 +162,8 @@ SCHEMA: dict[str, Field] = {
     "model.center": Field(bool, True),
     "model.init_scale": Field(float, 1.0, vmapped=True, check=positive, rule="> 0"),
     # data: what every task's stream is made of; the rest is each task's (scaling/data/)
-    "data.batch_size": Field(int, 64, check=at_least(1), rule=">= 1"),
+    "data.batch_size": Field(int, 64, optional=True, check=at_least(1),
+                             rule=">= 1 (None = the full batch: all data.n_train points at every step)"),
     "data.n_train": Field(int, None, optional=True, check=at_least(1), rule=">= 1 (None = online)"),
     "data.n_test": Field(int, 1000, check=at_least(1), rule=">= 1"),
     "data.n_probe": Field(int, 64, check=at_least(1), rule=">= 1"),
@@ -188,6 +189,9 @@ SCHEMA: dict[str, Field] = {
     "train.log_spacing": Field(str, "log", choices=("log", "linear")),
     "train.max_loss": Field(float, 1e4, check=positive, rule="> 0 (a member whose loss passes it diverged)"),
     "train.segments": Field(int, 10, check=at_least(1), rule=">= 1 (progress stops per chunk, besides the measurements' steps)"),
+    "train.stop_loss": Field(float, None, optional=True, check=positive,
+                             rule="> 0 (a member whose batch loss falls below it stops training, its step stored "
+                                  "in stopped_step; None = never)"),
     # checkpoint: when a group in training saves its state (scaling/checkpoint.py) and when a
     # claim on a group is stale (scaling/launch/lock.py); like log, never swept and not part of a
     # sweep's identity (a group's numbers are the same whatever its checkpoints)

@@ -116,7 +116,7 @@ def test_out_directory_with_other_files_is_refused(tiny_config_file, tmp_path, c
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
 
-def test_summary_reads_each_group_at_its_own_last_step(tmp_path):
+def test_final_loss_reads_each_group_at_its_own_last_step(tmp_path):
     from scaling import analysis
 
     config = {
@@ -130,6 +130,27 @@ def test_summary_reads_each_group_at_its_own_last_step(tmp_path):
     final = analysis.final_test_loss(ds)
     assert np.isfinite(final).all()
     assert float(final.sel(steps=4, lr=0.1)) == float(ds.test_loss.sel(steps=4, lr=0.1, step=4))
+
+
+def test_training_set_sizes_sweep_at_full_batch_and_members_stop_below_stop_loss(tmp_path):
+    from scaling.log import records
+
+    config = {
+        "model": {"width": 32, "depth": 2},
+        "data": {"dim": 4, "n_test": 16, "n_probe": 4, "batch_size": None},
+        "train": {"steps": 200, "n_logs": 5, "segments": 1, "stop_loss": 0.01},
+        "measure": {"ntk": False, "features": False},
+        "log": {"progress": False, "report": False},
+        "sweep": {"data": {"n_train": [4, 64]}, "optim": {"lr": [0.01, 0.5]}},
+    }
+    ds = scaling.load(scaling.run(config, tmp_path / "p"))
+    assert list(ds.n_train.values) == [4, 64] and ds.stopped_step.dims == ("n_train", "lr")
+    assert bool(ds.completed.all())
+    assert int(ds.stopped_step.sel(n_train=4, lr=0.5)) > 0  # 4 points are fitted quickly
+    assert int(ds.stopped_step.sel(lr=0.01).max()) == -1  # too slow to get there
+    for n_train in (4, 64):
+        point = ds.sel(n_train=n_train, lr=0.5)
+        assert records.summary(point)["stopped"] == int(point.stopped_step >= 0)
 
 
 def test_status_counts_groups_divergences_and_estimates_the_time_left(tiny_run, tmp_path, capsys):

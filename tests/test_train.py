@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import members, values
 
-from scaling import train
+from scaling import checks, train
+from scaling.errors import ConfigError
 from scaling.measure.registry import log_steps
 from scaling.parameterization import Parameterization
 
@@ -65,6 +66,36 @@ def test_diverging_members_change_no_other_member():
     logged = log_steps(base["train.steps"], base["train.n_logs"], base["train.log_spacing"])
     assert np.isnan(wild["test_loss"][2][logged >= step]).all()
     assert np.isfinite(wild["test_loss"][2][logged < step]).all()
+
+
+def test_full_batch_is_batch_size_none_and_is_refused_online():
+    full = values(**{"data.n_train": 24, "data.batch_size": None})
+    ms = members(full, optim__lr=[0.05, 0.1])
+    as_none, as_number = _train(full, ms), _train(full | {"data.batch_size": 24}, ms)
+    for key in ("train_loss", "test_loss", "probe_pred"):
+        np.testing.assert_array_equal(as_none[key], as_number[key])
+    with pytest.raises(ConfigError, match="data.batch_size = None is not allowed: an integer >= 1 when data.n_train is None"):
+        checks.resolve({"data": {"batch_size": None}})
+
+
+def test_a_member_below_stop_loss_stops_there_and_keeps_its_metrics():
+    """Full-batch GD logged at every step: a member stops at the first step whose training loss
+    is below ``train.stop_loss`` and keeps the parameters it had there; without the stop it
+    trains on; the other member never reaches it."""
+    base = values(**{"data.n_train": 16, "data.batch_size": None, "train.steps": 40, "train.n_logs": 41,
+                     "train.log_spacing": "linear"})
+    ms = members(base, optim__lr=[0.01, 0.2])
+    free = _train(base, ms)
+    threshold = float(free["train_loss"][1, 10])
+    stopped = _train(base | {"train.stop_loss": threshold}, ms)
+    first = int(np.argmax(free["train_loss"][1] < threshold))
+    assert first > 10 and list(stopped["stopped_step"]) == [-1, first] and not stopped["diverged"].any()
+    assert free["train_loss"][0].min() >= threshold  # the slow member never gets there
+    np.testing.assert_allclose(stopped["test_loss"][0], free["test_loss"][0], rtol=1e-6)
+    np.testing.assert_allclose(stopped["test_loss"][1, :first + 1], free["test_loss"][1, :first + 1], rtol=1e-6)
+    assert (stopped["test_loss"][1, first:] == stopped["test_loss"][1, first]).all()  # frozen from there on
+    assert free["test_loss"][1, -1] < free["test_loss"][1, first]  # where it would have gone on
+    assert "stopped_step" not in free
 
 
 def test_members_differing_in_gamma_or_lr_share_init_and_batches():

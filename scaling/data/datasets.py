@@ -368,7 +368,7 @@ def make(values: dict[str, Any], dtype) -> DatasetStream:
     return DatasetStream(
         test=clean(test),
         probe=clean(jax.tree.map(lambda a: a[: values["data.n_probe"]], test)),
-        batch_size=values["data.batch_size"],
+        batch_size=tasks.batch_size(values),
         n_train=values["data.n_train"],
         kind=data.kind,
         out_dim=data.out_dim,
@@ -387,7 +387,7 @@ def check(values: dict[str, Any]) -> None:
         raise ConfigError("data.storage", "stream", "'device' or 'auto' when data.n_train is set: the P training "
                           "points are held on the device (streaming is for the online protocol)")
     data = dataset(values)
-    n, batch, steps = len(data.train), values["data.batch_size"], values["train.steps"]
+    n, batch, steps = len(data.train), tasks.batch_size(values), values["train.steps"]
     if values["data.n_train"] is not None and values["data.n_train"] > n:
         raise ConfigError("data.n_train", values["data.n_train"], f"<= {n}, the training examples of {values['data.name']}")
     if values["data.n_train"] is None and (steps + 1) * batch > n:

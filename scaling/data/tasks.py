@@ -10,7 +10,7 @@ per position: the next token's distribution); models of vectors flatten images. 
 ``data.seed`` (vmapped) draws a member's training points, batches and label noise.
 Online (``data.n_train = None``): a fresh batch every step.  Finite: a fixed training set
 of ``n_train`` points with fixed noisy labels, sampled in minibatches (full-batch GD when
-``batch_size == n_train``).
+``batch_size`` is None or ``n_train``).
 """
 
 from __future__ import annotations
@@ -84,6 +84,12 @@ def register_stream(name: str, spec: TaskSpec, fields: dict[str, Field] | None =
     """Register a task that builds its own ``Stream`` (a real dataset)."""
     config.declare(fields or {})
     REGISTRY[name] = spec
+
+
+def batch_size(values: dict[str, Any]) -> int:
+    """Examples per step: ``data.batch_size``, or every one of the ``data.n_train`` points (full-batch
+    gradient descent) when it is None."""
+    return values["data.n_train"] if values["data.batch_size"] is None else values["data.batch_size"]
 
 
 def task_kind(values: dict[str, Any]) -> str:
@@ -200,7 +206,7 @@ def synthetic_stream(task: Task, kind: str, values: dict[str, Any]) -> Synthetic
     return SyntheticStream(
         test=clean(TEST_TAG, values["data.n_test"]),
         probe=clean(PROBE_TAG, values["data.n_probe"]),
-        batch_size=values["data.batch_size"],
+        batch_size=batch_size(values),
         n_train=values["data.n_train"],
         kind=kind,
         out_dim=task.out_dim,

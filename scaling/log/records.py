@@ -110,8 +110,8 @@ def final_step(point: xr.Dataset) -> int:
 
 
 def summary(point: xr.Dataset) -> dict[str, Any]:
-    """Final losses (mean over the seeds that did not diverge), diverged count, best step, and
-    each measurement's own (``Measurement.summary``)."""
+    """Final losses (mean over the seeds that did not diverge), diverged count, best step, the
+    members stopped by ``train.stop_loss``, and each measurement's own (``Measurement.summary``)."""
     last = final_step(point)
     test = mean_over_seeds(point.test_loss).sel(step=slice(None, last))
     finite = np.isfinite(test.values)
@@ -123,6 +123,8 @@ def summary(point: xr.Dataset) -> dict[str, Any]:
         "best_step": int(test.step.values[np.nanargmin(test.values)]) if finite.any() else -1,
         "best_test_loss": float(np.nanmin(test.values)) if finite.any() else float("nan"),
     }
+    if "stopped_step" in point:  # train.stop_loss
+        out["stopped"] = int((point.stopped_step >= 0).sum())
     for measurement in measure.REGISTRY.values():
         if measurement.step_coord in point.dims:
             out |= measurement.summary(point)

@@ -71,9 +71,9 @@ def _online(values: dict) -> None:
 def _full_batch(values: dict) -> None:
     if values["data.n_train"] is None:
         raise ConfigError("data.n_train", None, "a number of training points P (theory 'rf_gf' is gradient descent on P points)")
-    if values["data.batch_size"] != values["data.n_train"]:
+    if values["data.batch_size"] not in (None, values["data.n_train"]):
         raise ConfigError("data.batch_size", values["data.batch_size"],
-                          f"data.n_train = {values['data.n_train']} (theory 'rf_gf' is full-batch gradient descent)")
+                          f"None or data.n_train = {values['data.n_train']} (theory 'rf_gf' is full-batch gradient descent)")
 
 
 GD_ON_POWERLAW = {

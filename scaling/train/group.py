@@ -98,8 +98,7 @@ def run(trainer: Trainer, members: list[dict], on_progress: Callable[[int], None
             flags, stacked = trainer.run_chunk(padded, on_progress, checkpoints.resume(padded),
                                                functools.partial(checkpoints.at_stop, padded))
         chunk_results = {k: np.moveaxis(v, 0, 1)[: len(part)] for metrics in stacked.values() for k, v in metrics.items()}
-        chunk_results["diverged"] = flags["diverged"][: len(part)]
-        chunk_results["diverged_step"] = flags["diverged_step"][: len(part)]
+        chunk_results |= {k: v[: len(part)] for k, v in flags.items()}
         chunk_results["lr_effective"] = np.asarray([m["lr_effective"] for m in part])
         for k, v in chunk_results.items():
             results.setdefault(k, []).append(v)

@@ -98,12 +98,14 @@ def advance_program(program: Program, shared_data: bool) -> Callable:
     """``(states, members, t0, t1, block) -> states``: steps t0 .. t1 - 1 in one ``fori_loop`` over
     ``vmap(step)``, the chunk's training program.  A member whose batch loss turns non-finite or
     exceeds ``train.max_loss`` is frozen and flagged with that step (at step ``train.steps`` the
-    loss is only checked).  ``block``: the examples of steps t0, t0 + 1, ... of a streamed
-    dataset, (K, data seeds, B, ...), None otherwise.
+    loss is only checked).  With ``train.stop_loss``, a member whose batch loss falls below it is
+    frozen the same way (not diverged) and flagged with that step in ``stopped_step``.  ``block``:
+    the examples of steps t0, t0 + 1, ... of a streamed dataset, (K, data seeds, B, ...), None
+    otherwise.
 
     ``shared_data``: every member of the chunk trains online on the same data seed and label
     noise, so each batch is drawn once for all of them (same numbers, less work)."""
-    steps, max_loss = program.steps, program.values["train.max_loss"]
+    steps, max_loss, stop_loss = program.steps, program.values["train.max_loss"], program.values["train.stop_loss"]
     vstep = over_members(program.step, batched=("state", "member", "rows"))
 
     def advance(states, members, t0, t1, block):
@@ -112,13 +114,16 @@ def advance_program(program: Program, shared_data: bool) -> Callable:
             rows = None if block is None else member_rows(jax.tree.map(lambda a: a[t - t0], block), members)
             new, batch_loss = vstep(states, members, t, shared, rows)
             bad = _bad(batch_loss, max_loss)
-            newly = ~states["diverged"] & bad
             trained = {k: new[k] for k in ("params", "opt")}  # nothing else changes in a step
             keep = (t < steps) & ~(states["diverged"] | bad)  # step `steps` only checks its loss
-            new = {**states, **_select(keep, trained, {k: states[k] for k in trained})}
-            new["diverged"] = states["diverged"] | bad
-            new["diverged_step"] = jnp.where(newly, t, states["diverged_step"]).astype(jnp.int32)
-            return new
+            flags = {"diverged": states["diverged"] | bad,
+                     "diverged_step": jnp.where(~states["diverged"] & bad, t, states["diverged_step"]).astype(jnp.int32)}
+            if stop_loss is not None:  # a member below it is frozen like a diverged one, its metrics kept
+                low = ~flags["diverged"] & (batch_loss < stop_loss)
+                keep = keep & ~(states["stopped"] | low)
+                flags |= {"stopped": states["stopped"] | low,
+                          "stopped_step": jnp.where(low & ~states["stopped"], t, states["stopped_step"]).astype(jnp.int32)}
+            return {**states, **_select(keep, trained, {k: states[k] for k in trained}), **flags}
 
         return jax.lax.fori_loop(t0, t1, body, states)
 
@@ -189,7 +194,8 @@ class Trainer:
         measurement's steps.  ``at_stop(t, snapshot)`` is called at every host stop t, before its
         measurements; ``snapshot()`` copies the chunk to the host (for a checkpoint).
 
-        Returns the final divergence flags (``diverged``, ``diverged_step``) and, per
+        Returns the final flags (``diverged``, ``diverged_step``; ``stopped_step`` with
+        ``train.stop_loss``) and, per
         measurement, its metrics stacked as (steps, members, ...), on the host."""
         program, place, n = self.program, self.program.placement, len(members)
         members = members + [members[-1]] * (place.padded(n) - n)
@@ -234,4 +240,5 @@ class Trainer:
         for measurement in program.measurements():
             if measurement.host is not None and measurement.name in stacked:
                 stacked[measurement.name] = measurement.host(program, stacked[measurement.name])
-        return unpad(place.to_host({k: states[k] for k in ("diverged", "diverged_step")})), stacked
+        flags = [k for k in ("diverged", "diverged_step", "stopped_step") if k in states]
+        return unpad(place.to_host({k: states[k] for k in flags})), stacked

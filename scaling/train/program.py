@@ -85,6 +85,8 @@ class Program:
             "diverged": jnp.array(False),
             "diverged_step": jnp.array(-1, jnp.int32),
         }
+        if self.values["train.stop_loss"] is not None:  # (only then: a state without them resumes as before)
+            state |= {"stopped": jnp.array(False), "stopped_step": jnp.array(-1, jnp.int32)}
         if self.values["model.center"]:  # f(theta_0) on the fixed inputs, computed once
             state["f0"] = {name: self.apply(params, state, x) for name, x in self.fixed_inputs(state).items()}
         for measurement in self.measurements():
