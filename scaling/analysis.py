@@ -1,9 +1,12 @@
 """Reading a loaded sweep (``scaling.load``): its seed dimensions and means over seeds, final
-losses, the best learning rate η* per point and the table of it that ``scaling run`` prints."""
+losses, the best learning rate η* per point (the grid's, and a log-quadratic fit with a bootstrap
+interval), the divergence edge η_max, and the table of η* that ``scaling run`` prints."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import warnings
 
 import numpy as np
 import xarray as xr
@@ -38,6 +41,73 @@ def best_lr(final: xr.DataArray) -> float | None:
     if "lr" not in final.dims or not bool(np.isfinite(final).any()):
         return None
     return final.lr.values[final.fillna(np.inf).argmin("lr").item()].item()
+
+
+@dataclasses.dataclass(frozen=True)
+class LrOptimum:
+    """η* of one point: the vertex of a log-quadratic fit, or the grid's best where none is possible."""
+
+    lr: float
+    interval: tuple[float, float]  # its bootstrap interval over seeds; NaN without seeds or fit
+    fitted: bool  # False: the grid's best (at the grid's edge, beside a diverged lr, or not convex there)
+
+
+def _log_quadratic_vertex(log_lr: np.ndarray, loss: np.ndarray, best: int) -> float | None:
+    """The vertex of the parabola through log loss against log lr at the grid's best and its two
+    neighbours (a sub-grid refinement of the best), within half a grid step of it; None at the
+    grid's edge, next to a diverged lr, or where the three are not convex."""
+    if not 0 < best < len(loss) - 1:
+        return None
+    window = slice(best - 1, best + 2)
+    if not (np.isfinite(loss[window]).all() and (loss[window] > 0).all()):
+        return None
+    a, b, _ = np.polyfit(log_lr[window], np.log(loss[window]), 2)
+    if a <= 0:
+        return None
+    return float(np.clip(-b / (2 * a), (log_lr[best - 1] + log_lr[best]) / 2, (log_lr[best] + log_lr[best + 1]) / 2))
+
+
+def lr_optimum(final: xr.DataArray, confidence: float = 0.9, n_boot: int = 400, seed: int = 0) -> LrOptimum | None:
+    """η* of a point from its final losses over ``lr`` (and its seed dimensions): the vertex of a
+    parabola in log η through the log of the mean loss over seeds (diverged seeds left out) at the
+    grid's best and its neighbours (``_log_quadratic_vertex``), with the ``confidence`` percentile interval
+    of the vertex over ``n_boot`` resamplings of the seeds.  None where nothing converged."""
+    final, seeds = final.sortby("lr"), seed_dims(final)
+    losses = final.stack(member=seeds).transpose("lr", "member").values if seeds else final.values[:, None]
+    log_lr = np.log(final.lr.values.astype(float))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an lr where every resampled seed diverged
+        mean = np.nanmean(losses, axis=1)
+        if not np.isfinite(mean).any():
+            return None
+        best = int(np.nanargmin(mean))
+        vertex = _log_quadratic_vertex(log_lr, mean, best)
+        if vertex is None:
+            return LrOptimum(float(final.lr.values[best]), (np.nan, np.nan), False)
+        interval = (np.nan, np.nan)
+        if losses.shape[1] > 1:
+            rng = np.random.default_rng(seed)
+            draws = [_log_quadratic_vertex(log_lr, sample, best) for sample in
+                     (np.nanmean(losses[:, rng.integers(0, losses.shape[1], losses.shape[1])], axis=1)
+                      for _ in range(n_boot))]
+            draws = np.array([d for d in draws if d is not None])
+            if len(draws):
+                tail = 50 * (1 - confidence)
+                interval = tuple(float(v) for v in np.exp(np.percentile(draws, [tail, 100 - tail])))
+    return LrOptimum(float(np.exp(vertex)), interval, True)
+
+
+def divergence_edge(diverged: xr.DataArray) -> float:
+    """η_max of a point: the geometric mean of the largest lr at which no seed diverged, below every
+    lr at which one did, and the next lr (the smallest that diverged); NaN when no lr diverged
+    (the edge is past the grid) or the smallest did."""
+    diverged, seeds = diverged.sortby("lr"), seed_dims(diverged)
+    any_diverged = (diverged.any(seeds) if seeds else diverged).values
+    lrs = diverged.lr.values.astype(float)
+    if not any_diverged.any() or any_diverged[0]:
+        return float("nan")
+    first = int(np.argmax(any_diverged))
+    return float(np.sqrt(lrs[first - 1] * lrs[first]))
 
 
 def final_test_loss(ds: xr.Dataset, name: str = "test_loss") -> xr.DataArray:

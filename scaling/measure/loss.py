@@ -38,10 +38,12 @@ register(
         Figure("loss_curves.png", losses.loss_curves,
                "Test loss against step, a line per width at its best learning rate, a panel per γ."),
         Figure("gamma_lr.png", losses.gamma_lr_map,
-               "Final test loss over γ and the learning rate at the largest width; η*(γ) marked, its log-slopes "
-               "fitted below and above γ = 1, with γ² and γ^(2/L) for reference."),
+               "Final test loss over γ and the learning rate at the largest width; η*(γ), the grid's best and its "
+               "log-quadratic refinement with a 90 % bootstrap interval over seeds, and the divergence edge η_max(γ); "
+               "η* ∝ γ^a fitted below and above γ = 1 with 95 % intervals, and γ² and γ^(2/L) for reference."),
         Figure("loss_vs_lr.png", losses.loss_vs_lr, "Final test loss against the learning rate, a line per width "
                "(μTransfer: under μP the optimum stays put as width grows)."),
-        Figure("loss_vs_width.png", losses.loss_vs_width, "Final test loss against width at fixed γ and η."),
+        Figure("loss_vs_width.png", losses.loss_vs_width, "Final test loss against width at fixed γ and η, with "
+               "the power law ∝ N^a fitted over the widths shown and its 95 % interval."),
     ),
 )

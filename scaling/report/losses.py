@@ -17,7 +17,8 @@ from matplotlib import colors, ticker
 from matplotlib.figure import Figure
 
 from scaling import config, models, sweep
-from scaling.analysis import best_lr, final_test_loss, mean_over_seeds
+from scaling.analysis import best_lr, divergence_edge, final_test_loss, lr_optimum, mean_over_seeds, seed_dims
+from scaling.theory.fit import fit_power_law
 from scaling.theory.learning_rate import gamma_lr_exponents
 
 SHOWN = ("gamma", "width", "lr")
@@ -102,12 +103,16 @@ def loss_curves(ds: xr.Dataset) -> Figure:
 
 
 def gamma_lr_map(ds: xr.Dataset) -> Figure | None:
-    """Final test loss over (γ, lr) at the largest width, with the best lr η*(γ) marked, its
-    log-slopes fitted below and above γ = 1, and the lines γ² and γ^(2/L) for reference
-    (γ and γ^(1/L) for Adam; THEORY.md §4).  None without both axes."""
+    """Final test loss over (γ, lr) at the largest width, with η*(γ) marked: the grid's best lr,
+    and its log-quadratic fit with a 90 % bootstrap interval over seeds (``analysis.lr_optimum``);
+    the divergence edge η_max(γ); the power laws η* ∝ γ^a fitted below and above γ = 1 with their
+    95 % intervals (``theory.fit``), and the lines γ² and γ^(2/L) for reference (γ and γ^(1/L) for
+    Adam; THEORY.md §4).  None without both axes."""
     if not all(d in ds.dims and ds.sizes[d] > 1 for d in ("gamma", "lr")):
         return None
     final, note = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
+    per_seed, _ = held(final_test_loss(ds), SHOWN + tuple(seed_dims(ds)))
+    diverged, _ = held(ds.diverged, SHOWN + tuple(seed_dims(ds)))
     width = ds.width.values[-1] if "width" in ds.dims else None
     grid = sel_present(final, width=width).transpose("gamma", "lr")
     gammas, lrs = grid.gamma.values, grid.lr.values
@@ -116,25 +121,37 @@ def gamma_lr_map(ds: xr.Dataset) -> Figure | None:
     mesh = ax.pcolormesh(_edges(lrs), _edges(gammas), grid.values, norm=colors.LogNorm(), cmap="magma_r", shading="flat")
     fig.colorbar(mesh, ax=ax, label="final test loss")
     best = np.array([best_lr(grid.sel(gamma=g)) or np.nan for g in gammas], float)
-    ax.plot(best, gammas, "o", color="white", markeredgecolor="black", label="η*(γ)")
+    ax.plot(best, gammas, "o", color="white", markeredgecolor="black", label="η*(γ), the grid's best")
+    optima = [lr_optimum(sel_present(per_seed, width=width, gamma=g)) for g in gammas]
+    fitted = np.array([o.lr if o is not None and o.fitted else np.nan for o in optima])
+    low, high = (np.array([o.interval[i] if o is not None else np.nan for o in optima]) for i in (0, 1))
+    if np.isfinite(fitted).any():
+        bars = np.nan_to_num(np.abs(np.stack([fitted - low, high - fitted])), nan=0.0)
+        ax.errorbar(fitted, gammas, xerr=bars, fmt="D", color="black", markerfacecolor="cyan", markersize=4, capsize=2,
+                    label="η*(γ), log-quadratic fit (90 % bootstrap)")
+    edge = np.array([divergence_edge(sel_present(diverged, width=width, gamma=g)) for g in gammas])
+    if np.isfinite(edge).any():
+        ax.plot(edge, gammas, "x--", color="red", label="η_max(γ), divergence edge")
     values = shown_values(ds, final)
     small, large = gamma_lr_exponents(models.n_layers(values), values["optim.name"])
+    eta = np.where(np.isfinite(fitted), fitted, best)
     anchor = gammas[np.argmin(np.abs(np.log(gammas)))]
-    anchor_lr = best[list(gammas).index(anchor)]
+    anchor_lr = eta[list(gammas).index(anchor)]
     dense = np.geomspace(gammas[0], gammas[-1], 50)
     if np.isfinite(anchor_lr):
         for exponent, side, style in ((small, dense <= 1, "--"), (large, dense >= 1, ":")):
             ax.plot(anchor_lr * (dense[side] / anchor) ** exponent, dense[side], style, color="cyan",
                     label=f"γ^{exponent:.3g}")
-    for side, name in ((gammas <= 1, "γ ≤ 1"), (gammas >= 1, "γ ≥ 1")):
-        ok = side & np.isfinite(best)
-        if ok.sum() >= 2:
-            slope = np.polyfit(np.log(gammas[ok]), np.log(best[ok]), 1)[0]
-            ax.plot([], [], " ", label=f"fit {name}: η* ∝ γ^{slope:.2f}")
+    for window, name in (((gammas[0], 1.0), "γ ≤ 1"), ((1.0, gammas[-1]), "γ ≥ 1")):
+        try:
+            fit = fit_power_law(gammas, eta, window)
+        except ValueError:  # fewer than 3 points there
+            continue
+        ax.plot([], [], " ", label=f"fit {name}: η* ∝ γ^{fit.exponent:.2f} [{fit.interval[0]:.2f}, {fit.interval[1]:.2f}]")
     rule = " (the lr rule rescales it by γ)" if values.get("optim.lr_rule") == "gamma" else ""
     ax.set(xscale="log", yscale="log", xlabel="learning rate η (raw)" + rule, ylabel="γ",
            title=f"final test loss, width {width}" + note)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     return fig
 
 
@@ -160,7 +177,8 @@ def loss_vs_lr(ds: xr.Dataset) -> Figure | None:
 
 
 def loss_vs_width(ds: xr.Dataset) -> Figure | None:
-    """Final test loss against width, a line per γ at the lr that is best at the largest width.
+    """Final test loss against width, a line per γ at the lr that is best at the largest width, with
+    the power law L ∝ N^a fitted over the widths shown and its 95 % interval (three widths or more).
     None without a width axis."""
     if "width" not in ds.dims or ds.sizes["width"] < 2:
         return None
@@ -174,6 +192,9 @@ def loss_vs_width(ds: xr.Dataset) -> Figure | None:
         lr = best_lr(at_gamma.isel(width=-1))
         losses = sel_present(at_gamma, lr=lr)
         label = ", ".join(s for s in (gamma_label(gamma), f"η = {lr:g}" if lr is not None else "") if s)
+        if np.isfinite(losses.values).sum() >= 3:  # the power law over every width shown, 95 % interval
+            fit = fit_power_law(losses.width.values, losses.values)
+            label += f"{', ' if label else ''}∝ N^{fit.exponent:.2f} [{fit.interval[0]:.2f}, {fit.interval[1]:.2f}]"
         ax.plot(losses.width, losses, "o-", color=colour, label=label or None)
         if "theory_loss" in ds:
             predicted = sel_present(held(mean_over_seeds(final_test_loss(ds, "theory_loss")), SHOWN)[0], gamma=gamma, lr=lr)
@@ -181,7 +202,7 @@ def loss_vs_width(ds: xr.Dataset) -> Figure | None:
     ax.set(xscale="log", yscale="log", xlabel="width N", ylabel="final test loss", title="loss against width" + note)
     ax.set_xscale("log", base=2)
     ax.grid(True, which="both", alpha=0.3)
-    if any(g is not None for g in gammas) or "theory_loss" in ds:
+    if ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize=7)
     return fig
 
