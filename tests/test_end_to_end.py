@@ -133,7 +133,9 @@ def test_final_loss_reads_each_group_at_its_own_last_step(tmp_path):
 
 
 def test_training_set_sizes_sweep_at_full_batch_and_members_stop_below_stop_loss(tmp_path):
+    from scaling import analysis
     from scaling.log import records
+    from scaling.report import losses
 
     config = {
         "model": {"width": 32, "depth": 2},
@@ -151,6 +153,11 @@ def test_training_set_sizes_sweep_at_full_batch_and_members_stop_below_stop_loss
     for n_train in (4, 64):
         point = ds.sel(n_train=n_train, lr=0.5)
         assert records.summary(point)["stopped"] == int(point.stopped_step >= 0)
+    panel = next(ax for ax in losses.learning_curves(ds).axes if ax.get_xlabel() == "training points P")
+    np.testing.assert_array_equal(panel.lines[0].get_xdata(), [4, 64])  # one line (one width), at each P's best lr
+    final = analysis.final_test_loss(ds)
+    expected = [float(final.sel(n_train=p, lr=analysis.best_lr(final.sel(n_train=p)))) for p in (4, 64)]
+    np.testing.assert_allclose(panel.lines[0].get_ydata(), expected)
 
 
 def test_status_counts_groups_divergences_and_estimates_the_time_left(tiny_run, tmp_path, capsys):
@@ -196,9 +203,10 @@ def test_report_draws_the_loss_figures_with_their_axes(tiny_run, tmp_path, capsy
     assert cli.main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
     page = (tmp_path / "report" / "index.html").read_text()
     names = [figure.file for m in measure.REGISTRY.values() for figure in m.figures]  # every measurement's
-    assert names == ["loss_curves.png", "gamma_lr.png", "loss_vs_lr.png", "loss_vs_width.png", "ntk_spectra.png",
-                     "alignment.png", "ensemble_vs_width.png"]
-    for name in names:
+    assert names == ["loss_curves.png", "gamma_lr.png", "loss_vs_lr.png", "learning_curves.png", "loss_vs_width.png",
+                     "ntk_spectra.png", "alignment.png", "ensemble_vs_width.png"]
+    assert not (tmp_path / "report" / "learning_curves.png").exists()  # no P axis to draw it along
+    for name in [n for n in names if n != "learning_curves.png"]:
         assert (tmp_path / "report" / name).stat().st_size > 10_000 and f'src="{name}"' in page
     ds = scaling.load(out)
     curves = losses.loss_curves(ds)

@@ -43,6 +43,8 @@ register(
                "η* ∝ γ^a fitted below and above γ = 1 with 95 % intervals, and γ² and γ^(2/L) for reference."),
         Figure("loss_vs_lr.png", losses.loss_vs_lr, "Final test loss against the learning rate, a line per width "
                "(μTransfer: under μP the optimum stays put as width grows)."),
+        Figure("learning_curves.png", losses.learning_curves, "Learning curves: final test loss against the number of "
+               "training points P, a line per width at each point's best learning rate, a panel per γ."),
         Figure("loss_vs_width.png", losses.loss_vs_width, "Final test loss against width at fixed γ and η, with "
                "the power law ∝ N^a fitted over the widths shown and its 95 % interval."),
     ),

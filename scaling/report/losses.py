@@ -102,6 +102,31 @@ def loss_curves(ds: xr.Dataset) -> Figure:
                           lambda gamma, width: at_best_lr(curves, gamma, width), theory=theory)
 
 
+def learning_curves(ds: xr.Dataset) -> Figure | None:
+    """Final test loss against the training-set size P (``data.n_train``), a line per width at each
+    point's best lr, a panel per γ (the theory's dashed, when the config names one).  None without
+    a swept P."""
+    if "n_train" not in ds.dims or ds.sizes["n_train"] < 2:
+        return None
+    final, note = held(mean_over_seeds(final_test_loss(ds)), SHOWN + ("n_train",))
+
+    def against_p(da: xr.DataArray, gamma, width):
+        at, points = sel_present(final, gamma=gamma, width=width), []
+        for p in at.n_train.values:
+            lr = best_lr(at.sel(n_train=p))
+            converged = lr is not None or "lr" not in at.dims
+            points.append(float(sel_present(da, gamma=gamma, width=width, lr=lr).sel(n_train=p)) if converged else np.nan)
+        return at.n_train.values, np.array(points)
+
+    theory = None
+    if "theory_loss" in ds:
+        predicted = held(mean_over_seeds(final_test_loss(ds, "theory_loss")), SHOWN + ("n_train",))[0]
+        theory = lambda gamma, width: against_p(predicted, gamma, width)  # noqa: E731
+    return lines_by_width(ds, "learning curves: final test loss against P at each point's best lr" + note,
+                          "training points P", "final test loss", lambda gamma, width: against_p(final, gamma, width),
+                          theory=theory, marker="o", markersize=3)
+
+
 def gamma_lr_map(ds: xr.Dataset) -> Figure | None:
     """Final test loss over (γ, lr) at the largest width, with η*(γ) marked: the grid's best lr,
     and its log-quadratic fit with a 90 % bootstrap interval over seeds (``analysis.lr_optimum``);
