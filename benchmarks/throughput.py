@@ -161,7 +161,7 @@ def warm_up(trainer: train.Trainer, members: list[dict]) -> float:
     members = members[: train.chunk_size(program)]  # one chunk compiles everything train.run uses
     start = time.perf_counter()
     members = train.with_effective_lr(program, members)
-    arrays = train.member_arrays(program, members)
+    arrays = program.placement.put(sweep.stack(members, program.dtype))  # placed as run_chunk places them
     states = trainer.init_fn()(arrays)
     for name in program.schedules():  # steps are Python ints, as in run_chunk: one jit signature
         jax.block_until_ready(trainer.measure_fn(name)(states, arrays, 0, None))
@@ -312,7 +312,7 @@ def time_steps(trainer: train.Trainer, members: list[dict]) -> float:
     (members after init, one chunk; warm_up compiled it)."""
     program = trainer.program
     members = train.with_effective_lr(program, members)[: train.chunk_size(program)]
-    arrays = train.member_arrays(program, members)
+    arrays = program.placement.put(sweep.stack(members, program.dtype))  # placed as run_chunk places them
     states = jax.block_until_ready(trainer.init_fn()(arrays))
     advance = trainer.chunk_advance_fn(members)
     start = time.perf_counter()
