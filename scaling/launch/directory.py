@@ -71,7 +71,7 @@ def _delete_sweep(out: Path, resolved: config_lib.Resolved) -> None:
     for claimed in sorted((out / lock.LOCK_DIR).glob("*.lock")):
         if owner := lock.live_owner(out, claimed.stem, stale_s):
             raise ConfigError("--overwrite", True, f"a sweep no worker is running ({owner.describe()} "
-                                         f"is running {claimed.stem} in {out})")
+                              f"is running {claimed.stem} in {out})")
     for name in SWEEP_ENTRIES:
         path = out / name
         if path.is_dir():

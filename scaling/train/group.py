@@ -73,9 +73,9 @@ def result_dims(program: Program) -> dict[str, list[str]]:
 
 def result_coords(program: Program) -> dict[str, list]:
     """The coordinates of the stored metrics: each measurement's steps, and the labels it names."""
-    coords = {}
+    schedules, coords = program.schedules(), {}
     for m in program.measurements():
-        coords |= {m.step_coord: m.steps(program).tolist()} | m.coords(program)
+        coords |= {m.step_coord: schedules[m.name].tolist()} | m.coords(program)
     return coords
 
 
