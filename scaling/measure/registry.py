@@ -100,16 +100,16 @@ def _check_schedule(name: str, check: Callable) -> Callable:
 
 def register(name: str, step_coord: str, measure: Callable, dims: Callable, *, n_logs: int | None = None,
              always: tuple[int, ...] = (), steps: Callable | None = None, fields: dict[str, Field] | None = None,
-             check: Callable = _none, **hooks) -> None:
+             check: Callable = _none, default: bool = True, **hooks) -> None:
     """Register a measurement.  With ``n_logs`` (the default number of log-spaced steps) it is
-    switched and scheduled by the fields it declares, ``measure.NAME`` (on by default),
+    switched and scheduled by the fields it declares, ``measure.NAME`` (on unless ``default`` is False),
     ``measure.NAME_every`` and ``measure.NAME_n_logs``, and also taken at the ``always`` steps;
     otherwise ``steps(program)`` gives its steps and it is always on.  ``fields``: its options;
     ``hooks``: the optional ``Measurement`` fields (init, host, block, coords, history, summary, figures)."""
     switch = None
     if n_logs is not None:
         switch, steps, check = f"measure.{name}", _scheduled(name, always), _check_schedule(name, check)
-        fields = {switch: Field(bool, True), f"measure.{name}_every": StepsField(),
+        fields = {switch: Field(bool, default), f"measure.{name}_every": StepsField(),
                   f"measure.{name}_n_logs": Field(int, n_logs, check=at_least(2), rule=">= 2")} | (fields or {})
     if steps is None:
         raise ValueError(f"measurement {name!r}: give n_logs (a scheduled measurement) or steps(program)")
