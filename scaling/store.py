@@ -135,6 +135,30 @@ def _union_coords(metas: list[dict]) -> dict[str, list]:
     return {name: sorted(v) if all(isinstance(x, int) for x in v) else v for name, v in coords.items()}
 
 
+def _targets(found: dict, resolved: config_lib.Resolved, dims: list[str], points: str) -> tuple | None:
+    """The clean targets of a fixed set (``probe``, ``test``) from the groups' meta: (dims, values),
+    dims (points[, output]) when every group holds the same ones.  Where groups differ (a swept
+    static data field: ``data.task_seed``, ``data.n_test``, ...) they lie along the sweep's static
+    dimensions too, NaN past a group's points and for groups not written; the data seeds never
+    change them (data/tasks.py, data/datasets.py).  None when no group holds them."""
+    key = f"{points}_target"
+    held = {group_id: np.asarray(meta[key], float) for group_id, (meta, _) in found.items() if key in meta}
+    if not held:
+        return None
+    first = next(iter(held.values()))
+    names = [points, "output"][: first.ndim]
+    if all(t.shape == first.shape and np.array_equal(t, first) for t in held.values()):
+        return names, first
+    static = [(dim, axis) for axis, dim in zip(resolved.axes, dims) if sweep_lib.is_static_axis(axis[0])]
+    size = [max(t.shape[j] for t in held.values()) for j in range(first.ndim)]
+    values = np.full([len(axis[1]) for _, axis in static] + size, np.nan)
+    for group_id, target in held.items():
+        group_values = {**resolved.values, **found[group_id][0]["point"]}
+        at = tuple(on.index(tuple(group_values[f] for f in fields)) for _, (fields, on) in static)
+        values[at + tuple(slice(0, n) for n in target.shape)] = target
+    return [dim for dim, _ in static] + names, values
+
+
 def load(out: str | Path, groups: Collection[str] | None = None) -> xr.Dataset:
     """The sweep's results as a Dataset with one dimension per swept axis plus each metric's own.
 
@@ -143,7 +167,8 @@ def load(out: str | Path, groups: Collection[str] | None = None) -> xr.Dataset:
     into one axis are extra coordinates along it.  Each measurement has its own step
     coordinate (``step`` for losses, ``pred_step``, ``ntk_step``, ``feature_step``: each
     measurement's own, ``scaling.measure.step_coords()``), and
-    ``param`` / ``feature`` name the layers of the feature-learning signals.  Only whole files
+    ``param`` / ``feature`` name the layers of the feature-learning signals; ``probe_target`` and
+    ``test_target`` (with test predictions) hold the fixed sets' clean targets.  Only whole files
     of whole members are read: a member not written yet (pending, in training, in a stopped
     run) is NaN with ``completed`` False, and ``ds.attrs["incomplete_groups"]`` lists the groups
     with such members.  ``groups``: read only these groups' files (the others are NaN).
@@ -198,10 +223,10 @@ def load(out: str | Path, groups: Collection[str] | None = None) -> xr.Dataset:
             coords[names[field]] = (dim, [p[j] for p in points])
     data_vars = {name: (dims + metric_dims[name], value) for name, value in variables.items()}
     data_vars["completed"] = (dims, completed)
-    probe_targets = [meta["probe_target"] for meta, _ in found.values() if "probe_target" in meta]
-    if probe_targets:
-        target = np.asarray(probe_targets[0])
-        data_vars["probe_target"] = (("probe", "output")[: target.ndim], target)
+    for points in ("probe", "test"):
+        target = _targets(found, resolved, dims, points)
+        if target is not None:
+            data_vars[f"{points}_target"] = target
     attrs = {
         "config": json.dumps(resolved.to_json()),
         "lr_convention": json.dumps({g: m.get("lr_convention", "") for g, (m, _) in found.items()}),

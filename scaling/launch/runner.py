@@ -143,6 +143,12 @@ def _claim_and_run(out: Path, group: sweep.Group, bar, signals: Signals) -> str:
     return "ran"
 
 
+def _target_list(target) -> list:
+    """A fixed set's clean targets as measured, for a group's meta: (P,) for one output, else (P, C)."""
+    target = np.asarray(target)
+    return target[:, 0].tolist() if target.shape[-1] == 1 else target.tolist()
+
+
 def _run_group(out: Path, group: sweep.Group, found: tuple[dict, dict] | None, bar, signals: Signals,
                claim: lock.Claim | None) -> None:
     """Train the members of ``group`` its file does not hold, resuming from a checkpoint, and
@@ -163,14 +169,15 @@ def _run_group(out: Path, group: sweep.Group, found: tuple[dict, dict] | None, b
     theory = None
     if group.values["theory.name"] is not None:
         theory = curves.theory_loss(group.values, train.with_effective_lr(program, todo), program.schedules()["loss"])
-    probe_target = np.asarray(program.stream.probe_target)
     meta = {
         "values": group.values,
         "coords": train.result_coords(program),
         "dims": train.result_dims(program) | ({"theory_loss": ["step"]} if theory is not None else {}),
-        "probe_target": probe_target[:, 0].tolist() if probe_target.shape[-1] == 1 else probe_target.tolist(),
+        "probe_target": _target_list(program.stream.probe_target),
         "lr_convention": program.rules.describe() + f"; lr_rule = {group.values['optim.lr_rule']!r}",
     }
+    if "test_pred" in meta["dims"]:  # the test set's targets, for the test predictions (measure/test_predictions.py)
+        meta["test_target"] = _target_list(program.stream.measured(program.stream.test[1]))
     checkpoints = None
     if not program.placement.multi_process:
         checkpoints = checkpoint.GroupCheckpoints(out, group.id, trainer, len(written), signals, lambda: not claim.lost)

@@ -7,16 +7,18 @@ ensembling does not remove.  With f_ref the ensemble mean at a reference (the wi
     E_seeds ‖f_N − f_ref‖² = ‖E_seeds f_N − f_ref‖² + Var_seeds(f_N)
             distance       =         bias          +    variance
 
-exactly, where ‖g‖² is the mean over probe points of the sum over outputs of g², and the
-variance is the population one (ddof = 0).  Over E seeds, ``bias`` also holds the seed noise
-of both ensemble means, about (Var_N + Var_ref)/E, which falls as 1/N like the variance;
-the mean shift itself is O(1/N), so the noise-free squared bias falls faster, while the
-ensemble loss gap, linear in the shift, falls as 1/N.
+exactly, where ‖g‖² is the mean over the points of a fixed set (the probe or the test set)
+of the sum over outputs of g², and the variance is the population one (ddof = 0).  Over E
+seeds, ``bias`` also holds the seed noise of both ensemble means, about (Var_N + Var_ref)/E,
+which falls as 1/N like the variance; the mean shift itself is O(1/N), so the noise-free
+squared bias falls faster, while the ensemble loss gap, linear in the shift, falls as 1/N.
 
-The functions take ``ds.probe_pred`` (dims: swept axes, ``pred_step``, ``probe`` and, for
-several outputs, ``output``) or the Dataset of ``scaling.load``, and keep every dimension
-they do not reduce.  NaN propagates: a diverged or not-yet-run member makes the numbers
-it enters NaN.  To leave such members out, select the seeds to keep first.
+The functions take predictions on a fixed set of points, ``ds.probe_pred`` (dims: swept axes,
+``pred_step``, ``probe`` and, for several outputs, ``output``) or ``ds.test_pred`` (``test_pred_step``,
+``test``[, ``output``]; ``measure/test_predictions.py``), or the Dataset of ``scaling.load`` with
+``points`` naming the set, and keep every dimension they do not reduce (over training steps,
+the numbers come out along the step coordinate).  NaN propagates: a diverged or not-yet-run
+member makes the numbers it enters NaN.  To leave such members out, select the seeds to keep first.
 """
 
 from __future__ import annotations
@@ -25,15 +27,26 @@ from collections.abc import Hashable, Sequence
 
 import xarray as xr
 
+from scaling.analysis import seed_dims
+
 Dims = Hashable | Sequence[Hashable]
+POINTS = ("probe", "test")  # the fixed sets predictions are stored on: ``{points}_pred``, ``{points}_target``
+
+
+def points_dim(da: xr.DataArray) -> str:
+    """The fixed set ``da`` is on: its one dimension among ``POINTS``."""
+    found = [d for d in POINTS if d in da.dims]
+    if len(found) != 1:
+        raise ValueError(f"predictions need exactly one of the dimensions {POINTS}, got {da.dims}")
+    return found[0]
 
 
 def _squared_norm(error: xr.DataArray) -> xr.DataArray:
-    """‖g‖²: the mean over ``probe`` of the sum over ``output`` (when present) of g²."""
+    """‖g‖²: the mean over the points (``probe`` or ``test``) of the sum over ``output`` (when present) of g²."""
     squared = error**2
     if "output" in squared.dims:
         squared = squared.sum("output", skipna=False)
-    return squared.mean("probe", skipna=False)
+    return squared.mean(points_dim(squared), skipna=False)
 
 
 def ensemble_mean(pred: xr.DataArray, over: Dims = "seed") -> xr.DataArray:
@@ -42,22 +55,30 @@ def ensemble_mean(pred: xr.DataArray, over: Dims = "seed") -> xr.DataArray:
 
 
 def ensemble_variance(pred: xr.DataArray, over: Dims = "seed") -> xr.DataArray:
-    """Var_seeds(f) (ddof = 0), averaged over probe points and summed over outputs: the
+    """Var_seeds(f) (ddof = 0), averaged over the points and summed over outputs: the
     initialization variance, ≈ c_v(t)/N in μP (THEORY.md §6)."""
     return _squared_norm(pred - ensemble_mean(pred, over)).mean(over, skipna=False)
 
 
-def member_loss(ds: xr.Dataset) -> xr.DataArray:
-    """Each member's squared error on the probe set, ‖f − y‖² against ``ds.probe_target``."""
-    return _squared_norm(ds.probe_pred - ds.probe_target)
+def member_loss(ds: xr.Dataset, points: str = "probe") -> xr.DataArray:
+    """Each member's squared error on the ``points`` set (``probe`` or ``test``), ‖f − y‖² of
+    ``ds[points + "_pred"]`` against ``ds[points + "_target"]``: the test loss under ``train.loss = "mse"``."""
+    return _squared_norm(ds[f"{points}_pred"] - ds[f"{points}_target"])
 
 
-def ensemble_loss(ds: xr.Dataset, over: Dims = "seed") -> xr.DataArray:
-    """The squared error of the ensemble-averaged predictor on the probe set, ‖f̄ − y‖².
+def ensemble_loss(ds: xr.Dataset, over: Dims = "seed", points: str = "probe") -> xr.DataArray:
+    """The squared error of the ensemble-averaged predictor on the ``points`` set, ‖f̄ − y‖².
 
     The mean member loss exceeds it by the ensemble variance (THEORY.md §6: ensembling
     removes the variance term, not the bias of narrow width)."""
-    return _squared_norm(ensemble_mean(ds.probe_pred, over) - ds.probe_target)
+    return _squared_norm(ensemble_mean(ds[f"{points}_pred"], over) - ds[f"{points}_target"])
+
+
+def seed_ensemble_loss(ds: xr.Dataset, points: str = "probe") -> xr.DataArray:
+    """``ensemble_loss`` over every seed dimension ``ds`` has (``scaling.analysis.seed_dims``); each
+    member's own loss when it has none."""
+    over = seed_dims(ds)
+    return ensemble_loss(ds, over, points) if over else member_loss(ds, points)
 
 
 def width_distance(pred: xr.DataArray, reference: Hashable | None = None, over: Dims = "seed",
@@ -67,7 +88,8 @@ def width_distance(pred: xr.DataArray, reference: Hashable | None = None, over: 
     Returns ``distance`` = E_seeds ‖f_N − f_ref‖², ``bias`` = ‖E_seeds f_N − f_ref‖² (the
     distance of the ensemble mean) and ``variance`` = Var_seeds(f_N), with distance =
     bias + variance; f_ref is the ensemble mean at ``dim`` = ``reference`` (default: the
-    largest value), so its bias is 0.  Every other dimension is kept (``pred_step``, ``gamma``, …)."""
+    largest value), so its bias is 0.  Every other dimension is kept (``pred_step`` or
+    ``test_pred_step``, ``gamma``, …)."""
     if reference is None:
         reference = pred[dim].max().item()
     f_ref = ensemble_mean(pred.sel({dim: reference}, drop=True), over)
