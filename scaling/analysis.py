@@ -1,6 +1,7 @@
 """Reading a loaded sweep (``scaling.load``): its seed dimensions and means over seeds, final
 losses, the best learning rate η* per point (the grid's, and a log-quadratic fit with a bootstrap
-interval), the divergence edge η_max, and the table of η* that ``scaling run`` prints."""
+interval), the divergence edge η_max, the compute-optimal envelope, and the table of η* that
+``scaling run`` prints."""
 
 from __future__ import annotations
 
@@ -33,6 +34,14 @@ def seed_labels(point: xr.Dataset) -> list[tuple[dict, str]]:
         where = dict(zip(dims, index))
         out.append((where, ",".join(f"{d}={point[d].values[i].item()}" for d, i in where.items()) or "seed"))
     return out
+
+
+def pages(ds: xr.Dataset, shows: tuple[str, ...]) -> list[dict]:
+    """One selection per combination of values of the swept axes not in ``shows`` (nor seeds):
+    ``[{}]`` when there are none."""
+    members = ds.diverged  # every swept axis, one value per member
+    extra = [d for d in members.dims if d not in shows and d not in seed_dims(members) and members.sizes[d] > 1]
+    return [dict(zip(extra, combo)) for combo in itertools.product(*(ds[d].values.tolist() for d in extra))]
 
 
 def best_lr(final: xr.DataArray) -> float | None:
@@ -108,6 +117,37 @@ def divergence_edge(diverged: xr.DataArray) -> float:
         return float("nan")
     first = int(np.argmax(any_diverged))
     return float(np.sqrt(lrs[first - 1] * lrs[first]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    """The compute-optimal frontier of loss curves L_N(C): L*(C) = min_N L_N(C) on a log grid of C."""
+
+    compute: np.ndarray  # C, log-spaced over the range two or more curves share
+    loss: np.ndarray  # L*(C)
+    width: np.ndarray  # the N attaining it
+
+
+def compute_envelope(curves: dict[float, tuple[np.ndarray, np.ndarray]], points: int = 64) -> Envelope:
+    """The lower envelope over widths of loss-against-compute curves, ``{N: (C, L)}`` with C
+    increasing (C = N·t; THEORY.md §2 "Compute-optimal", §5), each interpolated linearly in
+    log C – log L; taken over the C where at least two curves are defined, so that the frontier
+    is a choice between widths (non-finite or non-positive losses left out)."""
+    logs = {}
+    for width, (compute, loss) in curves.items():
+        compute, loss = np.asarray(compute, float), np.asarray(loss, float)
+        keep = (compute > 0) & np.isfinite(loss) & (loss > 0)
+        if keep.sum() >= 2:
+            logs[width] = (np.log(compute[keep]), np.log(loss[keep]))
+    if len(logs) < 2:
+        raise ValueError(f"an envelope needs two or more curves with two positive points, got {len(logs)}")
+    starts = sorted(c[0] for c, _ in logs.values())
+    ends = sorted((c[-1] for c, _ in logs.values()), reverse=True)
+    grid = np.linspace(starts[1], ends[1], points) if starts[1] < ends[1] else np.array([])
+    widths = list(logs)
+    table = np.stack([np.interp(grid, c, l, left=np.inf, right=np.inf) for c, l in logs.values()])
+    best = table.argmin(axis=0)
+    return Envelope(np.exp(grid), np.exp(table[best, np.arange(len(grid))]), np.asarray(widths)[best])
 
 
 def final_test_loss(ds: xr.Dataset, name: str = "test_loss") -> xr.DataArray:

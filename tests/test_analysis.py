@@ -53,3 +53,25 @@ def test_divergence_edge_is_between_the_last_stable_lr_and_the_first_diverged():
     assert analysis.divergence_edge(diverged) == pytest.approx(np.sqrt(1 * 3))
     diverged[0, 0] = True
     assert np.isnan(analysis.divergence_edge(diverged))  # even the smallest diverged
+
+
+def test_compute_envelope_follows_the_compute_optimal_exponent():
+    """L = N^-a + t^-b with C = N t: the frontier min_N L falls as C^(-ab/(a+b)) (THEORY.md §2)."""
+    a, b = 1.0, 0.5
+    widths = 2.0 ** np.arange(4, 15)
+    steps = np.geomspace(1, 1e6, 200)
+    curves = {n: (n * steps, n**-a + steps**-b) for n in widths}
+    envelope = analysis.compute_envelope(curves)
+    inside = (envelope.compute > 1e5) & (envelope.compute < 1e8)  # the frontier between widths, not at its ends
+    slope = np.polyfit(np.log(envelope.compute[inside]), np.log(envelope.loss[inside]), 1)[0]
+    assert slope == pytest.approx(-a * b / (a + b), abs=0.02)
+    assert np.all(np.diff(envelope.width[inside]) >= 0)  # the optimal width grows with compute
+    for c, loss, n in zip(envelope.compute, envelope.loss, envelope.width):  # the lowest curve there, and on it
+        at_c = [np.exp(np.interp(np.log(c), np.log(x), np.log(y), left=np.inf, right=np.inf)) for x, y in curves.values()]
+        assert loss == pytest.approx(min(at_c), rel=1e-9)
+        assert loss == pytest.approx(np.exp(np.interp(np.log(c), *map(np.log, curves[n]))), rel=1e-9)
+
+
+def test_compute_envelope_refuses_a_single_curve():
+    with pytest.raises(ValueError, match="two or more curves"):
+        analysis.compute_envelope({8: (np.array([1.0, 10.0]), np.array([1.0, 0.5]))})

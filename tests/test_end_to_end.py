@@ -229,3 +229,29 @@ def test_report_draws_the_loss_figures_with_their_axes(tiny_run, tmp_path, capsy
     expected = scaling.load(out).probe_pred.isel(pred_step=-1).sel(gamma=0.5, lr=0.1).var("seed").mean("probe")
     np.testing.assert_allclose(variance.lines[0].get_ydata(), expected, rtol=1e-5)
     assert cli.main(["report", str(tmp_path / "nothing")]) == 2
+
+
+def test_report_draws_a_page_per_value_of_an_axis_no_figure_shows(tiny_run, tmp_path, monkeypatch):
+    """A swept axis the figures do not show (here a depth added to the tiny sweep) is not held at
+    its first value: each figure is drawn once per depth, named in its title and file."""
+    from matplotlib import image
+
+    from scaling import analysis
+    from scaling.report import index
+
+    _, out = tiny_run
+    ds = scaling.load(out)
+    deeper = ds.expand_dims(depth=[2, 3]).copy(deep=True)
+    deeper["test_loss"].loc[dict(depth=3)] = deeper.test_loss.sel(depth=3) * 10  # the pages must differ
+    monkeypatch.setattr(store, "load", lambda path: deeper)
+    assert analysis.pages(deeper, ("gamma", "width", "lr")) == [{"depth": 2}, {"depth": 3}]
+    assert analysis.pages(deeper, ("gamma", "width", "lr", "depth")) == [{}]
+    page = index.write(out, tmp_path / "report").read_text()
+    first, second = (tmp_path / "report" / f"loss_curves-depth={d}.png" for d in (2, 3))
+    assert first.is_file() and second.is_file() and not (tmp_path / "report" / "loss_curves.png").exists()
+    assert 'src="loss_curves-depth%3D2.png"' in page and "depth = 3" in page
+    assert not np.array_equal(image.imread(first), image.imread(second))
+    from scaling.report import losses
+
+    titled = losses.loss_curves(ds.expand_dims(depth=[2, 3]))  # called directly, the held value is named
+    assert "(depth=2)" in titled.get_suptitle()

@@ -36,7 +36,14 @@ register(
     history=history,
     figures=(
         Figure("loss_curves.png", losses.loss_curves,
-               "Test loss against step, a line per width at its best learning rate, a panel per γ."),
+               "Test loss against step, a line per width at its best learning rate, a panel per γ; the widest "
+               "width's power law in time fitted over the last 1.5 decades of steps, with its 95 % interval."),
+        Figure("loss_vs_time.png", losses.loss_vs_time,
+               "Test loss against gradient-flow time t = 2ηn/γ² (THEORY.md §2, §4) at the largest width, a line per "
+               "learning rate: curves that fall on one another are in the gradient-flow regime."),
+        Figure("compute.png", losses.compute_frontier,
+               "Test loss against compute C = N·steps, a line per width at its best lr; the compute-optimal envelope "
+               "and its power law L* ∝ C^a fitted over its last two decades, with the 95 % interval (THEORY.md §2, §5)."),
         Figure("gamma_lr.png", losses.gamma_lr_map,
                "Final test loss over γ and the learning rate at the largest width; η*(γ), the grid's best and its "
                "log-quadratic refinement with a 90 % bootstrap interval over seeds, and the divergence edge η_max(γ); "
@@ -44,7 +51,8 @@ register(
         Figure("loss_vs_lr.png", losses.loss_vs_lr, "Final test loss against the learning rate, a line per width "
                "(μTransfer: under μP the optimum stays put as width grows)."),
         Figure("learning_curves.png", losses.learning_curves, "Learning curves: final test loss against the number of "
-               "training points P, a line per width at each point's best learning rate, a panel per γ."),
+               "training points P, a line per width at each point's best learning rate, a panel per γ; the widest "
+               "width's power law in P, with its 95 % interval.", shows=(*losses.SHOWN, "n_train")),
         Figure("loss_vs_width.png", losses.loss_vs_width, "Final test loss against width at fixed γ and η, with "
                "the power law ∝ N^a fitted over the widths shown and its 95 % interval."),
     ),

@@ -26,11 +26,13 @@ from scaling.config import Field, StepsField, at_least
 
 @dataclasses.dataclass(frozen=True)
 class Figure:
-    """A report figure: its file name, ``draw(ds) -> matplotlib Figure | None`` and its caption."""
+    """A report figure: its file name, ``draw(ds) -> matplotlib Figure | None``, its caption and the
+    swept axes it shows (besides seeds); the report draws it once per value of every other swept axis."""
 
     file: str
     draw: Callable
     caption: str
+    shows: tuple[str, ...] = ("gamma", "width", "lr")
 
 
 def _none(*args) -> dict:
@@ -104,13 +106,17 @@ def register(name: str, step_coord: str, measure: Callable, dims: Callable, *, n
     """Register a measurement.  With ``n_logs`` (the default number of log-spaced steps) it is
     switched and scheduled by the fields it declares, ``measure.NAME`` (on unless ``default`` is False),
     ``measure.NAME_every`` and ``measure.NAME_n_logs``, and also taken at the ``always`` steps;
-    otherwise ``steps(program)`` gives its steps and it is always on.  ``fields``: its options;
+    otherwise ``steps(program)`` gives its steps and it is always on, or with ``default`` False switched
+    by ``measure.NAME`` (off unless set).  ``fields``: its options;
     ``hooks``: the optional ``Measurement`` fields (init, host, block, coords, history, summary, figures)."""
     switch = None
     if n_logs is not None:
         switch, steps, check = f"measure.{name}", _scheduled(name, always), _check_schedule(name, check)
         fields = {switch: Field(bool, default), f"measure.{name}_every": StepsField(),
                   f"measure.{name}_n_logs": Field(int, n_logs, check=at_least(2), rule=">= 2")} | (fields or {})
+    elif not default:
+        switch = f"measure.{name}"
+        fields = {switch: Field(bool, False)} | (fields or {})
     if steps is None:
         raise ValueError(f"measurement {name!r}: give n_logs (a scheduled measurement) or steps(program)")
     config.declare(fields or {})

@@ -1,14 +1,17 @@
 """Loss figures of a sweep, from ``scaling.load(dir)`` (partial sweeps included).
 
 Losses are test losses averaged over seeds; a point whose every seed diverged is missing.
-"The best lr" of a curve is the one of lowest final loss.  Swept axes a figure does not
-show (depth, data size, ...) are held at their first value, named in the title.
+"The best lr" of a curve is the one of lowest final loss.  A figure shows γ, width and lr
+(``SHOWN``); the report draws it once per value of every other swept axis (``report.index``);
+called on a dataset with such axes, it holds them at their first value, named in the title.
+Fitted power laws state their window and 95 % interval (``theory.fit``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from typing import Callable
 
 import matplotlib
 import numpy as np
@@ -17,11 +20,13 @@ from matplotlib import colors, ticker
 from matplotlib.figure import Figure
 
 from scaling import config, models, sweep
-from scaling.analysis import best_lr, divergence_edge, final_test_loss, lr_optimum, mean_over_seeds, seed_dims
+from scaling.analysis import (best_lr, compute_envelope, divergence_edge, final_test_loss, lr_optimum, mean_over_seeds,
+                              seed_dims)
 from scaling.theory.fit import fit_power_law
 from scaling.theory.learning_rate import gamma_lr_exponents
 
 SHOWN = ("gamma", "width", "lr")
+FIT_DECADES = 1.5  # loss curves: the power law in time is fitted over the last 1.5 decades of steps (THEORY.md §5)
 
 
 def held(da: xr.DataArray, keep: tuple[str, ...]) -> tuple[xr.DataArray, str]:
@@ -38,6 +43,27 @@ def axis_values(ds: xr.Dataset, dim: str) -> list:
 def sel_present(da: xr.DataArray, **where) -> xr.DataArray:
     """``da.sel(where)`` over the given (not None) coordinates ``da`` has."""
     return da.sel({k: v for k, v in where.items() if v is not None and k in da.dims})
+
+
+def draw_power_law(ax, x, y, window: tuple[float, float], variable: str, colour="black") -> None:
+    """The power law fitted to (x, y) over ``window`` (``theory.fit``), dotted over the window and
+    labelled "∝ x^a [low, high], x ∈ [w0, w1]" with its 95 % interval; nothing with fewer than
+    three points there."""
+    try:
+        fit = fit_power_law(x, y, window)
+    except ValueError:
+        return
+    x = np.asarray(x, float)
+    inside = x[(x >= window[0]) & (x <= window[1])]
+    ax.plot(inside, fit.prefactor * inside**fit.exponent, ":", color=colour, lw=1.5,
+            label=f"∝ {variable}^{fit.exponent:.2f} [{fit.interval[0]:.2f}, {fit.interval[1]:.2f}], "
+                  f"{variable} ∈ [{window[0]:.3g}, {window[1]:.3g}]")
+
+
+def last_decades(x, decades: float = FIT_DECADES) -> tuple[float, float]:
+    """The window of the last ``decades`` decades of positive x."""
+    end = float(np.nanmax(x))
+    return end / 10**decades, end
 
 
 def width_colours(widths):
@@ -59,24 +85,31 @@ def gamma_panels(ds: xr.Dataset, title: str):
 
 
 def lines_by_width(ds: xr.Dataset, title: str, xlabel: str, ylabel: str, line, xscale: str = "log",
-                   yscale: str = "log", theory=None, **style) -> Figure:
+                   yscale: str = "log", theory=None, fit: tuple[str, Callable] | None = None, **style) -> Figure:
     """A panel per γ, a line per width coloured by width (with its colour bar):
     ``line(gamma, width) -> (x, y)``; ``theory(gamma, width) -> (x, y)``, when given, dashed
-    in the same colour."""
+    in the same colour; ``fit = (variable, window(x))``: the widest line's power law fitted over
+    ``window(x)`` (``draw_power_law``)."""
     widths = axis_values(ds, "width")
     fig, panels, axes = gamma_panels(ds, title)
     mappable = width_colours([w or 1 for w in widths])
     for ax, gamma in panels:
         for width in widths:
             colour = "C0" if width is None else mappable.to_rgba(width)
-            ax.plot(*line(gamma, width), color=colour, label="simulation" if width == widths[0] else None, **style)
+            named = theory is not None and width == widths[0]
+            ax.plot(*line(gamma, width), color=colour, label="simulation" if named else None, **style)
             if theory is not None:
                 ax.plot(*theory(gamma, width), "--", color=colour, lw=1.2,
                         label=f"theory ({config_values(ds)['theory.name']})" if width == widths[0] else None)
+        if fit is not None:
+            x, y = line(gamma, widths[-1])
+            draw_power_law(ax, x, y, fit[1](x), fit[0])
         ax.set(xscale=xscale, yscale=yscale, xlabel=xlabel, title=gamma_label(gamma))
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())  # minor labels collide on short log axes
         ax.grid(True, which="both", alpha=0.3)
-    if theory is not None:
+        if fit is not None and ax.get_legend_handles_labels()[1]:
+            ax.legend(fontsize=7)
+    if theory is not None and fit is None:
         axes[0].legend(fontsize=8)
     axes[0].set_ylabel(ylabel)
     if widths != [None]:
@@ -99,7 +132,66 @@ def loss_curves(ds: xr.Dataset) -> Figure:
         predicted, _ = held(mean_over_seeds(ds.theory_loss), SHOWN + ("step",))
         theory = lambda gamma, width: at_best_lr(predicted, gamma, width)  # noqa: E731
     return lines_by_width(ds, "test loss at each width's best lr" + note, "step", "test loss",
-                          lambda gamma, width: at_best_lr(curves, gamma, width), theory=theory)
+                          lambda gamma, width: at_best_lr(curves, gamma, width), theory=theory, fit=("step", last_decades))
+
+
+def gradient_flow_time(ds: xr.Dataset) -> xr.DataArray:
+    """t = 2 η n / γ² of every member at every step: the papers' time of the framework's step on the
+    mse (no ½) of f/γ (THEORY.md §2 "Convention", §4), from each member's effective lr."""
+    gamma = ds.gamma if "gamma" in ds.dims else config_values(ds)["model.gamma"]
+    lr = ds.lr_effective.isel({d: 0 for d in seed_dims(ds.lr_effective)})
+    return 2 * lr * ds.step / gamma**2
+
+
+def loss_vs_time(ds: xr.Dataset) -> Figure | None:
+    """Test loss against gradient-flow time t = 2ηn/γ² at the largest width, a line per lr (coloured
+    by lr), a panel per γ: where the step is small, the curves of different learning rates fall on
+    one (gradient flow); where they part, the step size matters (catapults, edge of stability).
+    None without an lr axis."""
+    if "lr" not in ds.dims or ds.sizes["lr"] < 2:
+        return None
+    curves, note = held(mean_over_seeds(ds.test_loss), SHOWN + ("step",))
+    times, _ = held(gradient_flow_time(ds), SHOWN + ("step",))
+    width = ds.width.values[-1] if "width" in ds.dims else None
+    lrs = ds.lr.values
+    mappable = matplotlib.cm.ScalarMappable(norm=colors.LogNorm(lrs.min(), lrs.max()), cmap="plasma")
+    fig, panels, axes = gamma_panels(ds, f"test loss against gradient-flow time, width {width}" + note)
+    for ax, gamma in panels:
+        for lr in lrs:
+            at = dict(gamma=gamma, width=width, lr=lr)
+            t, loss = sel_present(times, **at).values[1:], sel_present(curves, **at).values[1:]
+            ax.plot(t, loss, color=mappable.to_rgba(lr))
+        ax.set(xscale="log", yscale="log", xlabel="t = 2ηn/γ²", title=gamma_label(gamma))
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("test loss")
+    fig.colorbar(mappable, ax=axes.tolist(), label="learning rate η (raw)")
+    return fig
+
+
+def compute_frontier(ds: xr.Dataset) -> Figure | None:
+    """Test loss against compute C = N·n (width × steps), a line per width at its best lr, a panel
+    per γ; the compute-optimal envelope min_N L (``analysis.compute_envelope``) in black, with
+    L* ∝ C^a fitted over its last two decades (THEORY.md §2, §5).  None without a width axis."""
+    if "width" not in ds.dims or ds.sizes["width"] < 2:
+        return None
+    curves, note = held(mean_over_seeds(ds.test_loss), SHOWN + ("step",))
+    final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
+
+    def line(gamma, width):
+        curve = sel_present(curves, gamma=gamma, width=width, lr=best_lr(sel_present(final, gamma=gamma, width=width)))
+        return width * curve.step.values[1:], curve.values[1:]
+
+    fig = lines_by_width(ds, "compute: test loss against C = N·steps at each width's best lr" + note,
+                         "compute C = N · steps", "test loss", line)
+    for ax, gamma in zip(fig.axes, axis_values(ds, "gamma")):
+        try:
+            envelope = compute_envelope({width: line(gamma, width) for width in ds.width.values})
+        except ValueError:  # fewer than two curves with two points
+            continue
+        ax.plot(envelope.compute, envelope.loss, color="black", lw=2.5, alpha=0.5, label="envelope min_N L")
+        draw_power_law(ax, envelope.compute, envelope.loss, last_decades(envelope.compute, 2.0), "C", colour="red")
+        ax.legend(fontsize=7)
+    return fig
 
 
 def learning_curves(ds: xr.Dataset) -> Figure | None:
@@ -124,7 +216,8 @@ def learning_curves(ds: xr.Dataset) -> Figure | None:
         theory = lambda gamma, width: against_p(predicted, gamma, width)  # noqa: E731
     return lines_by_width(ds, "learning curves: final test loss against P at each point's best lr" + note,
                           "training points P", "final test loss", lambda gamma, width: against_p(final, gamma, width),
-                          theory=theory, marker="o", markersize=3)
+                          theory=theory, fit=("P", lambda p: (float(np.nanmin(p)), float(np.nanmax(p)))), marker="o",
+                          markersize=3)
 
 
 def gamma_lr_map(ds: xr.Dataset) -> Figure | None:
