@@ -1,5 +1,5 @@
-"""Reading a loaded sweep (``scaling.load``): its seed dimensions and means over seeds, final
-losses, the best learning rate η* per point (the grid's, and a log-quadratic fit with a bootstrap
+"""Reading a loaded sweep (``scaling.load``): its config values at a point, its seed dimensions
+and means over seeds, its pages (the values of axes a figure does not show), final losses, the best learning rate η* per point (the grid's, and a log-quadratic fit with a bootstrap
 interval), the divergence edge η_max, the compute-optimal envelope, and the table of η* that
 ``scaling run`` prints."""
 
@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import warnings
 
 import numpy as np
 import xarray as xr
 from rich.table import Table
+
+from scaling import config, sweep
 
 SEED_DIMS = ("seed", "train_seed", "data_seed")
 
@@ -34,6 +37,19 @@ def seed_labels(point: xr.Dataset) -> list[tuple[dict, str]]:
         where = dict(zip(dims, index))
         out.append((where, ",".join(f"{d}={point[d].values[i].item()}" for d, i in where.items()) or "seed"))
     return out
+
+
+def shown_values(ds: xr.Dataset, shown: xr.DataArray) -> dict:
+    """The config values of a selection ``shown`` of a sweep (a figure's, a claim's): the sweep's base
+    values with each swept field at the value ``shown`` holds it at (its scalar coordinates)."""
+    resolved = config.Resolved.from_json(json.loads(ds.attrs["config"]))
+    paths = {name: path for path, name in sweep.coord_names(resolved).items()}
+    return resolved.values | {paths[d]: shown[d].values.item() for d in shown.coords if d in paths and shown[d].ndim == 0}
+
+
+def config_values(ds: xr.Dataset) -> dict:
+    """The sweep's base config values, as ``scaling.load`` keeps them."""
+    return json.loads(ds.attrs["config"])["values"] if "config" in ds.attrs else {}
 
 
 def pages(ds: xr.Dataset, shows: tuple[str, ...]) -> list[dict]:

@@ -2,7 +2,7 @@
 before any compute, against its task, its model, its measurements and its theory.
 
 ``config`` checks each field alone; here the fields meet the registrations that read them
-(``scaling.models``, ``scaling.data``, ``scaling.measure``, ``scaling.theory.curves``).
+(``scaling.models``, ``scaling.data``, ``scaling.measure``, ``scaling.theory.curves``, ``scaling.claims``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scaling import config, data, measure, models, sweep
+from scaling import claims, config, data, measure, models, sweep  # noqa: F401 (claims declares log.claims)
 from scaling.errors import ConfigError
 from scaling.theory import curves
 

@@ -81,14 +81,17 @@ def _submit(resolved, out: Path, args) -> int:
 
 
 def _print_results(resolved, out: Path) -> list[str]:
-    """The η* table, where the results are and the report; returns the groups not done."""
+    """The η* table, the verdicts of the config's claims, where the results are and the report;
+    returns the groups not done."""
     from rich.console import Console
 
-    from scaling import analysis, store
+    from scaling import analysis, claims, store
 
     ds = store.load(out)
     console = Console()
     console.print(analysis.best_lr_table(ds))
+    if verdicts := claims.verdicts(ds):
+        console.print(claims.table(verdicts))
     console.print(f"results: {out}   (in Python: scaling.load({str(out)!r}))", soft_wrap=True)  # paths stay whole
     incomplete = ds.attrs["incomplete_groups"]
     if resolved.values["log.report"] and not incomplete:

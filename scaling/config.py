@@ -121,16 +121,17 @@ class ClassesField(Field):
 
 
 class StringsField(Field):
-    """A list of strings (e.g. wandb tags)."""
+    """A list of strings (e.g. wandb tags), each one of ``choices`` when given."""
 
-    def __init__(self):
-        super().__init__(type=str, default=())
+    def __init__(self, choices: Callable[[], tuple] | None = None):
+        super().__init__(type=str, default=(), choices=choices)
 
     def allowed(self) -> str:
-        return "a list of strings"
+        return "a list of strings" + (f", each one of {', '.join(map(repr, self._choices()))}" if self.choices else "")
 
     def coerce(self, path: str, value: Any) -> Any:
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        if (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+                and (self.choices is None or set(value) <= set(self._choices()))):
             return list(value)
         raise ConfigError(path, value, self.allowed())
 
@@ -381,15 +382,19 @@ def _unknown_field(path: str) -> str:
 
 # ---------------------------------------------------------------- loading
 def load_file(path: str | Path) -> ml_collections.ConfigDict:
-    """Import a config file and call its ``get_config()``."""
-    path = Path(path)
+    """Import a config file and call its ``get_config()``; ``FILE:ARG`` calls ``get_config("ARG")``
+    (ml_collections' convention: a paper config's ``FILE:full`` for the paper's sizes)."""
+    path, arg = Path(path), None
+    if not path.is_file() and ":" in path.name:
+        name, arg = path.name.rsplit(":", 1)
+        path = path.with_name(name)
     if not path.is_file():
-        raise ConfigError("config", str(path), "a path to a Python config file defining get_config()")
+        raise ConfigError("config", str(path), "a path to a Python config file defining get_config() (FILE or FILE:ARG)")
     spec = importlib.util.spec_from_file_location(f"scaling_config_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-        config = module.get_config()
+        config = module.get_config() if arg is None else module.get_config(arg)
     except Exception as error:  # the user's file: report it as a config error, not a traceback
         raise ConfigError("config", str(path), f"a file whose get_config() runs ({type(error).__name__}: {error})")
     if not isinstance(config, (ml_collections.ConfigDict, dict)):

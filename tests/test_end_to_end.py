@@ -255,3 +255,5 @@ def test_report_draws_a_page_per_value_of_an_axis_no_figure_shows(tiny_run, tmp_
 
     titled = losses.loss_curves(ds.expand_dims(depth=[2, 3]))  # called directly, the held value is named
     assert "(depth=2)" in titled.get_suptitle()
+    single = losses.loss_curves(ds.expand_dims(depth=[2]))  # a swept axis of one value: nothing to name
+    assert "depth" not in single.get_suptitle() and [len(ax.lines) for ax in single.axes[:2]] == [2, 2]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from scaling import measure, store
+from scaling import claims, measure, store
 from scaling.analysis import pages
 
 
@@ -48,7 +48,8 @@ def _image(file: str, label: str = "") -> str:
 
 def write(sweep_dir: str | Path, out: str | Path | None = None) -> Path:
     """Draw every figure of the measurements (``scaling.measure``) that the sweep's axes allow into
-    ``out`` (default DIR/report), a page per value of the axes it does not show; return index.html."""
+    ``out`` (default DIR/report), a page per value of the axes it does not show, below the verdicts
+    of the claims the config names (``scaling.claims``); return index.html."""
     ds = store.load(sweep_dir)
     out = Path(out) if out is not None else Path(sweep_dir) / "report"
     out.mkdir(parents=True, exist_ok=True)
@@ -69,7 +70,7 @@ def write(sweep_dir: str | Path, out: str | Path | None = None) -> Path:
             "<style>body{font-family:sans-serif;max-width:1400px;margin:auto}img{max-width:100%}"
             "figure{margin:2em 0}.pages{display:flex;flex-wrap:wrap;gap:1em}.pages figure{flex:1 1 45%;margin:0}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:0.2em 0.6em}</style></head>"
-            f"<body><h1>sweep {html.escape(str(sweep_dir))}</h1>{status}\n\n"
+            f"<body><h1>sweep {html.escape(str(sweep_dir))}</h1>{status}\n{claims.html_table(claims.verdicts(ds))}\n"
             + "\n".join(blocks) + "\n</body></html>")
     index = out / "index.html"
     index.write_text(page)

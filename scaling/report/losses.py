@@ -9,7 +9,6 @@ Fitted power laws state their window and 95 % interval (``theory.fit``).
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Callable
 
@@ -19,9 +18,9 @@ import xarray as xr
 from matplotlib import colors, ticker
 from matplotlib.figure import Figure
 
-from scaling import config, models, sweep
-from scaling.analysis import (best_lr, compute_envelope, divergence_edge, final_test_loss, lr_optimum, mean_over_seeds,
-                              seed_dims)
+from scaling import models
+from scaling.analysis import (best_lr, compute_envelope, config_values, divergence_edge, final_test_loss, lr_optimum,
+                              mean_over_seeds, seed_dims, shown_values)
 from scaling.theory.fit import fit_power_law
 from scaling.theory.learning_rate import gamma_lr_exponents
 
@@ -31,8 +30,8 @@ FIT_DECADES = 1.5  # loss curves: the power law in time is fitted over the last 
 
 def held(da: xr.DataArray, keep: tuple[str, ...]) -> tuple[xr.DataArray, str]:
     """``da`` at the first value of every swept dimension not in ``keep``, and a note saying which."""
-    extra = [d for d in da.dims if d not in keep and d in da.coords and da.sizes[d] > 1]
-    note = ", ".join(f"{d}={da[d].values[0]}" for d in extra)
+    extra = [d for d in da.dims if d not in keep and d in da.coords]  # a swept axis of one value is dropped too
+    note = ", ".join(f"{d}={da[d].values[0]}" for d in extra if da.sizes[d] > 1)
     return da.isel({d: 0 for d in extra}), (f" ({note})" if note else "")
 
 
@@ -105,7 +104,9 @@ def lines_by_width(ds: xr.Dataset, title: str, xlabel: str, ylabel: str, line, x
             x, y = line(gamma, widths[-1])
             draw_power_law(ax, x, y, fit[1](x), fit[0])
         ax.set(xscale=xscale, yscale=yscale, xlabel=xlabel, title=gamma_label(gamma))
-        ax.xaxis.set_minor_formatter(ticker.NullFormatter())  # minor labels collide on short log axes
+        low, high = ax.get_xlim()
+        if xscale == "log" and high / low > 10:  # minor labels collide on log axes over a decade; below, they are all
+            ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
         if fit is not None and ax.get_legend_handles_labels()[1]:
             ax.legend(fontsize=7)
@@ -331,16 +332,3 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     step = np.diff(logs) if len(logs) > 1 else np.array([math.log(2)])
     inner = logs[:-1] + step / 2
     return np.exp(np.concatenate([[logs[0] - step[0] / 2], inner, [logs[-1] + step[-1] / 2]]))
-
-
-def shown_values(ds: xr.Dataset, shown: xr.DataArray) -> dict:
-    """The config values of what a figure shows: the sweep's base values with the swept fields
-    it holds (``held``) at their first value."""
-    resolved = config.Resolved.from_json(json.loads(ds.attrs["config"]))
-    paths = {name: path for path, name in sweep.coord_names(resolved).items()}
-    return resolved.values | {paths[d]: shown[d].values.item() for d in shown.coords if d in paths and shown[d].ndim == 0}
-
-
-def config_values(ds: xr.Dataset) -> dict:
-    """The sweep's base config values, as ``scaling.load`` keeps them."""
-    return json.loads(ds.attrs["config"])["values"] if "config" in ds.attrs else {}

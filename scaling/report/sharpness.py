@@ -9,15 +9,8 @@ from __future__ import annotations
 import xarray as xr
 from matplotlib.figure import Figure
 
-from scaling.analysis import best_lr, final_test_loss, mean_over_seeds
-from scaling.report.losses import (
-    SHOWN,
-    axis_values,
-    held,
-    lines_by_width,
-    sel_present,
-    shown_values,
-)
+from scaling.analysis import best_lr, final_test_loss, mean_over_seeds, shown_values
+from scaling.report.losses import SHOWN, axis_values, held, lines_by_width, sel_present
 
 
 def stability_threshold(momentum: float) -> float:
