@@ -57,3 +57,60 @@ def simulate(dim: int, width: int, s: float, sigma: float, times, rng: np.random
         losses.append(0.5 * residual @ residual)
         alignments.append(kernel[0, 0] / np.linalg.norm(kernel))
     return np.asarray(losses), np.asarray(alignments)
+
+
+def balanced(sigma_w: float, sigma_a: float, rate_w: float, rate_a: float) -> tuple[float, float, float]:
+    """A net f = aᵀWx whose W and a move at rates ρ_W, ρ_a (dW/dn = −ρ_W ∂L/∂W) is, after
+    W → W(ρ_a/ρ_W)^{1/4}, a → a(ρ_W/ρ_a)^{1/4} (f unchanged), the net of ``simulate`` at time
+    T = 2√(ρ_Wρ_a) n on the mean squared error without ½.  Returns its init stds and dT/dn."""
+    ratio = np.sqrt(rate_a / rate_w)
+    return sigma_w * np.sqrt(ratio), sigma_a / np.sqrt(ratio), 2 * np.sqrt(rate_w * rate_a)
+
+
+def _growth(times, s: float, scale: float):
+    """E(T) = exp(2∫(s − u)): the factor by which |z + a|² grows, z = Wβ̂.  Along the target,
+    ż = a(s − u), ȧ = z(s − u) (the O(Dσ²) pull of the other directions dropped), so z ± a grow
+    and shrink by E^{±1/2} and u = zᵀa = A E − B/E, A = |z₀ + a₀|²/4, B = |z₀ − a₀|²/4, both
+    ``scale`` = N(σ_W² + σ_a²)/4 in expectation: Ė = 2(sE − AE² + B), a Riccati equation with
+    roots E± = (s ± Δ)/2A, Δ = √(s² + 4AB), solved by (E − E₊)/(E − E₋) ∝ e^{−2ΔT}."""
+    delta = np.sqrt(s**2 + 4 * scale**2)
+    upper, lower = (s + delta) / (2 * scale), (s - delta) / (2 * scale)
+    ratio = (1 - upper) / (1 - lower) * np.exp(-2 * delta * np.asarray(times, float))
+    return (upper - ratio * lower) / (1 - ratio)
+
+
+def saxe_loss(times, s: float, width: int, sigma_w: float, sigma_a: float) -> np.ndarray:
+    """½(s − u)², the loss of the aligned mode u = β̂ᵀWᵀa of the net of ``simulate`` (init stds
+    σ_W, σ_a) at ``times``, with u = AE − B/E from ``_growth``: Saxe's sigmoid, rising from 0
+    to s around (1/2s) ln(s/A), A = N(σ_W² + σ_a²)/4 (``loss_drop_time`` at σ_W = σ_a, up to
+    the O(1/s) ln 2/(2s)).  The directions orthogonal to the target hold O(Dσ²) of the loss."""
+    scale = width * (sigma_w**2 + sigma_a**2) / 4
+    growth = _growth(times, s, scale)
+    return 0.5 * (s - scale * (growth - 1 / growth)) ** 2
+
+
+def alignment_curve(times, s: float, dim: int, width: int, sigma_w: float, sigma_a: float) -> np.ndarray:
+    """The kernel-target alignment A = β̂ᵀMβ̂/‖M‖_F, M = WᵀW + |a|²I, of the same solution, with
+    the random parts at their expected sizes: |z|², |a|² = AE + B/E ± N(σ_W² − σ_a²)/2, W's other
+    D − 1 columns unchanged, E‖W_⊥ᵀW_⊥‖²_F = σ_W⁴N(D − 1)(N + D) and |W_⊥ᵀz|² = (D − 1)σ_W²|z|².
+    From ≈ 1/√D (N ≫ D) it rises, as E grows, to 2/√(D + 3); A cancels from every ratio until
+    AE nears s, so the rise ends at a time O(1/s) independent of σ (§8)."""
+    scale = width * (sigma_w**2 + sigma_a**2) / 4
+    growth = _growth(times, s, scale)
+    offset = width * (sigma_w**2 - sigma_a**2) / 2
+    z2, a2 = scale * (growth + 1 / growth) + offset, scale * (growth + 1 / growth) - offset
+    rest = dim - 1
+    norm2 = (sigma_w**4 * width * rest * (width + dim) + 2 * a2 * rest * width * sigma_w**2 + rest * a2**2
+             + 2 * rest * sigma_w**2 * z2 + (z2 + a2) ** 2)
+    return (z2 + a2) / np.sqrt(norm2)
+
+
+def alignment_time(s: float, dim: int, width: int, sigma_w: float, sigma_a: float, fraction: float = 0.95) -> float:
+    """t₁: when ``alignment_curve`` has made ``fraction`` of its rise (bisection in T)."""
+    start, end = alignment_curve([0.0, 1e9], s, dim, width, sigma_w, sigma_a)
+    goal = start + fraction * (end - start)
+    low, high = 0.0, float(loss_drop_time(s, min(sigma_w, sigma_a), width)) * 2 + 10 / s
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if alignment_curve([middle], s, dim, width, sigma_w, sigma_a)[0] < goal else (low, middle)
+    return (low + high) / 2

@@ -19,6 +19,7 @@ TALBOT_NODES = 32  # M: 2M - 1 nodes per dimension
 CONTINUATION_STEPS = 16  # sub-steps between neighbouring nodes
 NEWTON_STEPS = 2  # per sub-step (error ~1e-5 against 4)
 DAMPING = 0.3  # |Δκ| ≤ 0.3 |κ| per Newton step
+CONVERGED = 30.0  # λt beyond which a flow with ridge λ has converged (to e^{-30}): its loss is taken there
 
 
 def talbot(t, nodes: int = TALBOT_NODES) -> tuple[np.ndarray, np.ndarray]:
@@ -53,18 +54,31 @@ def kappa_on_contour(s: np.ndarray, N: float, P: float, eigenvalues: np.ndarray)
     return np.stack(out, axis=1)
 
 
-def rf_gf_loss(t, N: float, P: float, spectrum: Spectrum, noise: float = 0.0, nodes: int = TALBOT_NODES) -> np.ndarray:
+def rf_gf_loss(t, N: float, P: float, spectrum: Spectrum, noise: float = 0.0, nodes: int = TALBOT_NODES,
+               ridge: float = 0.0, offset: float = 0.0) -> np.ndarray:
     """L(t, N, P) = G₀ + 𝓛⁻¹_z 𝓛⁻¹_z' [F](t, t) (§2 "Full test loss"), at the times ``t`` (> 0).
 
     With u = κ(1 − D1/N), G(κ) = Σ w̄²λκ/(λ+κ), G₀ = G(κ₀) at D1(κ₀) = N (the misspecification
     floor), h(u) = (G − G₀)/u, H = [h(u) − h(u')]/(u' − u), Q = [u'D1' − uD1]/(u' − u):
     F = uu'/(zz') H/(1 − Q/P) + (σ² + G₀)/(zz') (Q/P)/(1 − Q/P).  N, P may be ``np.inf``;
-    label noise σ² enters through the P samples only."""
+    label noise σ² enters through the P samples only.
+
+    ``ridge`` λ: the flow dθ/dt = −∇[loss + λ|θ|²/2] (minimizing §1's ridge objective).  Its
+    error in the Laplace domain is −(z̃/z)(Σ̂+z̃)⁻¹θ* + (1/z)(Σ̂+z̃)⁻¹ε̂ with z̃ = z + λ, so κ,
+    u, H, Q above are taken at z̃ while the 1/(zz') stays.  ``offset`` s²: the ridge pulls
+    θ towards −o, o ~ N(0, s² I_N) drawn independently (weight decay of a centred network's
+    weights θ₀ + θ, o = θ₀); it adds s²λ²/(zz') tr[(Σ̂+z̃)⁻¹Σ_F(Σ̂+z̃')⁻¹] ≃
+    s²λ² uu'T/(zz'z̃z̃'(1 − Q/P)), T = Σ_i σ_i/((σ_i+u)(σ_i+u')) over the eigenvalues σ_i of
+    Σ_F = AΛAᵀ/N, ≃ [D1(κ) − D1(κ')]/(u' − u) (on the diagonal (D1 − D2)/(κ(1 − D2/N))).
+    Every mode relaxes at a rate ≥ λ, so t is capped at ``CONVERGED``/λ (beyond it the nodes
+    |z| ≪ λ make the divided differences cancel: 13 % off at λt = 10⁶)."""
     t = np.atleast_1d(np.asarray(t, float))
+    if ridge:
+        t = np.minimum(t, CONVERGED / ridge)
     lam, power = spectrum.eigenvalues, spectrum.target_power
     inv_n, inv_p = (0.0 if np.isinf(N) else 1 / N), (0.0 if np.isinf(P) else 1 / P)
     half_s, half_w = talbot(t, nodes)
-    half_k = kappa_on_contour(half_s, N, P, lam)
+    half_k = kappa_on_contour(half_s + ridge, N, P, lam)
     # the full contour: nodes j = 0..M-1 and their conjugates j = 1..M-1
     s = np.concatenate([half_s, half_s[:, 1:].conj()], axis=1)
     w = np.concatenate([half_w, half_w[:, 1:].conj()], axis=1)  # s'_{-j} = -conj(s'_j), so w_{-j} = conj(w_j)
@@ -83,14 +97,22 @@ def rf_gf_loss(t, N: float, P: float, spectrum: Spectrum, noise: float = 0.0, no
     zz = s[:, :, None] * s[:, None, :]
     q = pair_q * inv_p
     f = (u[:, :, None] * u[:, None, :] / zz * pair_h + (noise + g0) / zz * q) / (1 - q)
+    if ridge and offset:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pair_t = np.where(diagonal, ((d1 - d2) / (k * (1 - d2 * inv_n)))[:, :, None],
+                              -(d1[:, :, None] - d1[:, None, :]) / du)
+        shifted = (s + ridge)[:, :, None] * (s + ridge)[:, None, :]
+        f = f + offset * ridge**2 * u[:, :, None] * u[:, None, :] * pair_t / (zz * shifted * (1 - q))
     weights = w[:, :, None] * w[:, None, :] * np.exp((s[:, :, None] + s[:, None, :]) * t[:, None, None])
     return g0 + np.sum(weights * f, axis=(1, 2)).real
 
 
-def simulate(t, N: int, P: float, spectrum: Spectrum, noise: float, rng: np.random.Generator) -> np.ndarray:
+def simulate(t, N: int, P: float, spectrum: Spectrum, noise: float, rng: np.random.Generator, ridge: float = 0.0,
+             offset: float = 0.0) -> np.ndarray:
     """One draw of the model L(t, N, P) averages: features A and P noisy samples drawn (P = ∞:
     the population), gradient flow from w = 0 solved exactly in the eigenbasis of the feature
-    covariance, and the exact test loss (w̄ known) at the times ``t``."""
+    covariance, and the exact test loss (w̄ known) at the times ``t``.  ``ridge`` λ > 0 adds
+    −λ(w + o) to the flow, o ~ N(0, ``offset`` I_N) drawn last (see ``rf_gf_loss``)."""
     lam, teacher = spectrum.eigenvalues, spectrum.teacher
     A = rng.standard_normal((N, len(lam)))
     if np.isinf(P):
@@ -100,8 +122,11 @@ def simulate(t, N: int, P: float, spectrum: Spectrum, noise: float, rng: np.rand
         y = X @ teacher + np.sqrt(noise) * rng.standard_normal(int(P))
         Z = X @ A.T / np.sqrt(N)
         covariance, correlation = Z.T @ Z / P, Z.T @ y / P
+    if ridge and offset:
+        correlation = correlation - ridge * np.sqrt(offset) * rng.standard_normal(N)
     e, V = np.linalg.eigh(covariance)
-    b = V.T @ correlation  # no component along the null space of the covariance
-    gains = np.where(e > 1e-12, -np.expm1(-np.outer(np.asarray(t, float), e)) / np.maximum(e, 1e-12), 0.0)
+    b = V.T @ correlation  # no component along the null space of the covariance when λ = 0
+    rate = e + ridge
+    gains = np.where(rate > 1e-12, -np.expm1(-np.outer(np.asarray(t, float), rate)) / np.maximum(rate, 1e-12), 0.0)
     residual = (gains * b) @ V.T @ A / np.sqrt(N) - teacher
     return (residual**2 * lam).sum(1)
