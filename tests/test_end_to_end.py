@@ -203,10 +203,12 @@ def test_report_draws_the_loss_figures_with_their_axes(tiny_run, tmp_path, capsy
     assert cli.main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
     page = (tmp_path / "report" / "index.html").read_text()
     names = [figure.file for m in measure.REGISTRY.values() for figure in m.figures]  # every measurement's
-    assert names == ["loss_curves.png", "gamma_lr.png", "loss_vs_lr.png", "learning_curves.png", "loss_vs_width.png",
-                     "ntk_spectra.png", "alignment.png", "ensemble_vs_width.png"]
-    assert not (tmp_path / "report" / "learning_curves.png").exists()  # no P axis to draw it along
-    for name in [n for n in names if n != "learning_curves.png"]:
+    assert names == ["loss_curves.png", "loss_vs_time.png", "compute.png", "gamma_lr.png", "loss_vs_lr.png",
+                     "learning_curves.png", "loss_vs_width.png", "ntk_spectra.png", "alignment.png", "ensemble_vs_width.png",
+                     "sharpness.png", "ensemble_over_steps.png"]
+    not_drawn = ["learning_curves.png", "sharpness.png", "ensemble_over_steps.png"]  # no P axis; measurements off
+    assert not any((tmp_path / "report" / name).exists() for name in not_drawn)
+    for name in [n for n in names if n not in not_drawn]:
         assert (tmp_path / "report" / name).stat().st_size > 10_000 and f'src="{name}"' in page
     ds = scaling.load(out)
     curves = losses.loss_curves(ds)

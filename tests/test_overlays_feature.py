@@ -8,7 +8,6 @@ import pytest
 import scaling
 from scaling import checks
 from scaling import config as config_lib
-from scaling.claims.silent_alignment import crossing
 from scaling.theory import alignment, curves, feature_learning, spectra
 
 
@@ -86,8 +85,8 @@ def test_saxe_solution_matches_simulated_gradient_flow_and_its_timescales():
         loss, align = np.mean([r[0] for r in runs], 0), np.mean([r[1] for r in runs], 0)
         theory = alignment.saxe_loss(times, s, width, sigma, sigma)
         assert np.max(np.abs(loss - theory)) < 0.06 * loss[0]
-        assert crossing(times, loss, loss[0] / 2) == pytest.approx(crossing(times, theory, theory[0] / 2), rel=0.02)
-        rise = crossing(times, align, align[0] + 0.95 * (align.max() - align[0]))
+        assert alignment.crossing(times, loss, loss[0] / 2) == pytest.approx(alignment.crossing(times, theory, theory[0] / 2), rel=0.02)
+        rise = alignment.crossing(times, align, align[0] + 0.95 * (align.max() - align[0]))
         assert rise == pytest.approx(alignment.alignment_time(s, dim, width, sigma, sigma), rel=0.1)
         curve = alignment.alignment_curve([0.0, 100.0], s, dim, width, sigma, sigma)
         assert curve[0] == pytest.approx(alignment.initial_alignment(dim), rel=0.05)
@@ -106,8 +105,8 @@ def test_alignment_follows_the_framework(param, gamma, lr, steps, scales, tmp_pa
     assert float(np.abs(simulated - predicted).max()) < 0.05 * 4.0
     for scale in scales:
         measured, expected = (curve.sel(init_scale=scale).values for curve in (simulated, predicted))
-        assert crossing(ds.step.values, measured, measured[0] / 2) == pytest.approx(
-            crossing(ds.step.values, expected, expected[0] / 2), rel=0.03)
+        assert alignment.crossing(ds.step.values, measured, measured[0] / 2) == pytest.approx(
+            alignment.crossing(ds.step.values, expected, expected[0] / 2), rel=0.03)
 
 
 MODE_ODE = _mode_ode_config(8, 64, 100, [0.01, 2.0], 2)

@@ -72,7 +72,9 @@ def test_a_config_naming_a_theory_stores_its_curve_and_the_report_overlays_it(tm
     assert np.all(np.abs(simulated / predicted - 1) < 0.5)  # the same curve, roughly (4 seeds, 32 points)
     panel = losses.loss_curves(ds).axes[0]
     dashed = [line for line in panel.lines if line.get_linestyle() == "--"]
-    assert len(dashed) == 2 and [t.get_text() for t in panel.get_legend().get_texts()] == ["simulation", "theory (rf_gf)"]
+    legend = [t.get_text() for t in panel.get_legend().get_texts()]
+    assert len(dashed) == 2 and legend[:2] == ["simulation", "theory (rf_gf)"]
+    assert legend[2].startswith("∝ step^") and "step ∈ [6.32, 200]" in legend[2]  # the widest's power law in time
     np.testing.assert_allclose(dashed[0].get_ydata(), ds.theory_loss.sel(width=16).isel(train_seed=0).values[1:])
     width = losses.loss_vs_width(ds).axes[0]
     assert [line.get_label() for line in width.lines][-1] == "theory (rf_gf)"

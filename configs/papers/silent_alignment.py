@@ -32,6 +32,7 @@ def get_config(arg: str = "cpu"):
     config.optim = dict(name="sgd", lr=0.005)
     config.train = dict(steps=sizes["steps"], n_logs=sizes["steps"] // 5 + 1, log_spacing="linear")
     config.measure = dict(ntk_every=sizes["ntk_every"], ntk_kernels=False, features=False, predictions=False)
+    config.theory = dict(name="alignment")  # Saxe's solution of the aligned mode, dashed beside the loss curves
     config.log = dict(claims=["silent_alignment"])
     config.sweep = dict(model=dict(init_scale=sizes["sigmas"]))
     return config

@@ -13,9 +13,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from scaling.claims.registry import REGISTRY, Verdict, html_table, register, table, verdicts
+from scaling.claims.registry import REGISTRY, Verdict, html_table, named, register, table, verdicts
 
-__all__ = ["REGISTRY", "Verdict", "html_table", "register", "table", "verdicts"]
+__all__ = ["REGISTRY", "Verdict", "html_table", "named", "register", "table", "verdicts"]
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")

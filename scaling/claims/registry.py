@@ -14,6 +14,7 @@ from rich.table import Table
 from scaling import config
 from scaling.analysis import config_values, pages, seed_dims
 from scaling.config import StringsField
+from scaling.measure.registry import Figure
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,20 +26,31 @@ class Verdict:
     holds: bool
 
 
-REGISTRY: dict[str, Callable[[xr.Dataset], list[Verdict]]] = {}
+@dataclasses.dataclass(frozen=True)
+class Claims:
+    check: Callable[[xr.Dataset], list[Verdict]]  # (loaded sweep) -> its verdicts
+    figures: tuple[Figure, ...] = ()  # the paper's key figures, drawn first in the report
+
+
+REGISTRY: dict[str, Claims] = {}
 config.declare({"log.claims": StringsField(choices=lambda: tuple(sorted(REGISTRY)))})
 
 
-def register(name: str, check: Callable[[xr.Dataset], list[Verdict]]) -> None:
-    """A set of claims under ``log.claims = [name]``: ``check(ds)`` gives their verdicts."""
-    REGISTRY[name] = check
+def register(name: str, check: Callable[[xr.Dataset], list[Verdict]], figures: tuple[Figure, ...] = ()) -> None:
+    """A set of claims under ``log.claims = [name]``: ``check(ds)`` gives their verdicts; ``figures``
+    (``measure.Figure``), a paper's own figures, go to the top of the report of a config naming it."""
+    REGISTRY[name] = Claims(check, figures)
+
+
+def named(ds: xr.Dataset) -> list[Claims]:
+    """The claims the sweep's config names (``log.claims``)."""
+    return [REGISTRY[name] for name in config_values(ds).get("log.claims", [])]
 
 
 def verdicts(ds: xr.Dataset) -> list[Verdict]:
     """The verdicts of the claims the sweep's config names (``log.claims``)."""
-    names = config_values(ds).get("log.claims", [])
     ds = ds.squeeze([d for d in ds.diverged.dims if ds.sizes[d] == 1])  # a swept axis of one value is no axis
-    return [verdict for name in names for verdict in REGISTRY[name](ds)]
+    return [verdict for claims in named(ds) for verdict in claims.check(ds)]
 
 
 def relative(measured: float, predicted: float) -> float:

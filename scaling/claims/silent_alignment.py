@@ -16,29 +16,19 @@ import xarray as xr
 
 from scaling.analysis import shown_values
 from scaling.claims.registry import Verdict, register, relative
+from scaling.measure.registry import Figure
+from scaling.report import silent_alignment as figures
+from scaling.theory import alignment
 
 SLOPE_TOLERANCE, SPREAD_TOLERANCE, QUIET_LOSS, QUIET_BELOW = 0.05, 0.15, 0.95, 1e-3
 
 
-def crossing(t: np.ndarray, y: np.ndarray, level: float) -> float:
-    """The first t at which y crosses ``level`` (either way), linearly interpolated; NaN if never."""
-    side = np.sign(y - level)
-    crossed = np.flatnonzero(side[1:] != side[0])
-    if not crossed.size:
-        return float("nan")
-    i = crossed[0]
-    return float(t[i] + (level - y[i]) * (t[i + 1] - t[i]) / (y[i + 1] - y[i]))
-
-
 def timescales(member: xr.Dataset, gamma: float) -> tuple[float, float, float]:
-    """(t₁, t₂, L(t₁)/L₀) of one member: the time its NTK alignment has made 95 % of its rise, the
-    time its test loss has halved, and the loss there relative to the start."""
+    """(t₁, t₂, L(t₁)/L₀) of one member (``theory.alignment.measured_timescales``), from its test
+    loss and NTK alignment at gradient-flow times."""
     rate = 2 * float(member.lr_effective) / gamma**2
-    loss = member.test_loss.values
-    aligned = member.ntk_alignment.values
-    t1 = crossing(rate * member.ntk_step.values, aligned, aligned[0] + 0.95 * (aligned[-1] - aligned[0]))
-    t2 = crossing(rate * member.step.values, loss, loss[0] / 2)
-    return t1, t2, float(np.interp(t1, rate * member.step.values, loss)) / loss[0]
+    return alignment.measured_timescales(rate * member.step.values, member.test_loss.values,
+                                         rate * member.ntk_step.values, member.ntk_alignment.values)
 
 
 def check(ds: xr.Dataset) -> list[Verdict]:
@@ -61,4 +51,8 @@ def check(ds: xr.Dataset) -> list[Verdict]:
     ]
 
 
-register("silent_alignment", check)
+register("silent_alignment", check, figures=(
+    Figure("silent_alignment.png", figures.timescales,
+           "Silent alignment (THEORY.md §8): the loss L/L₀ (Saxe's solution dashed) and the NTK-target alignment "
+           "against gradient-flow time, a line per initial scale σ; the alignment time t₁ is the same for every σ "
+           "while the loss drop t₂ moves by (1/2s) ln(1/σ²).", shows=("init_scale",)),))

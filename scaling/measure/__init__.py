@@ -15,5 +15,5 @@ from scaling.measure.registry import REGISTRY, Figure, Measurement, active, regi
 
 __all__ = ["REGISTRY", "Figure", "Measurement", "active", "register", "step_coords"]
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+for _name in sorted((m.name for m in pkgutil.iter_modules(__path__)), key=lambda name: name != "loss"):
+    importlib.import_module(f"{__name__}.{_name}")  # the losses first: their figures open the report

@@ -47,14 +47,16 @@ def _image(file: str, label: str = "") -> str:
 
 
 def write(sweep_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Draw every figure of the measurements (``scaling.measure``) that the sweep's axes allow into
-    ``out`` (default DIR/report), a page per value of the axes it does not show, below the verdicts
-    of the claims the config names (``scaling.claims``); return index.html."""
+    """Draw the figures of the claims the config names (``scaling.claims``), then every figure of the
+    measurements (``scaling.measure``) that the sweep's axes allow, into ``out`` (default
+    DIR/report), a page per value of the axes it does not show, below the claims' verdicts; return
+    index.html."""
     ds = store.load(sweep_dir)
     out = Path(out) if out is not None else Path(sweep_dir) / "report"
     out.mkdir(parents=True, exist_ok=True)
     blocks = []
-    for figure in (figure for m in measure.REGISTRY.values() for figure in m.figures):
+    figures = [figure for c in claims.named(ds) for figure in c.figures]  # a paper's own figures first
+    for figure in figures + [figure for m in measure.REGISTRY.values() for figure in m.figures]:
         selections = pages(ds, figure.shows)
         drawn = [(file, page_name(where)) for where in selections if (file := _draw(figure, ds, where, out))]
         if not drawn:

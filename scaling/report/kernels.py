@@ -13,7 +13,7 @@ from matplotlib import colors
 from matplotlib.figure import Figure
 
 from scaling.analysis import best_lr, final_test_loss, mean_over_seeds
-from scaling.report.losses import SHOWN, gamma_label, gamma_panels, held, lines_by_width, sel_present
+from scaling.report.losses import SHOWN, gamma_label, gamma_panels, held, lines_by_width, sel_present, widest
 
 
 def ntk_spectra(ds: xr.Dataset) -> Figure | None:
@@ -23,10 +23,10 @@ def ntk_spectra(ds: xr.Dataset) -> Figure | None:
         return None
     spectra, note = held(mean_over_seeds(ds.ntk_eigenvalues), SHOWN + ("ntk_step", "eigen"))
     final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
-    width = ds.width.values[-1] if "width" in ds.dims else None
+    width, shown = widest(ds)
     steps = ds.ntk_step.values
     mappable = matplotlib.cm.ScalarMappable(norm=colors.Normalize(steps.min(), steps.max()), cmap="cividis")
-    fig, panels, axes = gamma_panels(ds, f"NTK spectra over training, width {width}" + note)
+    fig, panels, axes = gamma_panels(ds, f"NTK spectra over training, width {shown}" + note)
     rank = np.arange(1, ds.sizes["eigen"] + 1)
     for ax, gamma in panels:
         lr = best_lr(sel_present(final, gamma=gamma, width=width))

@@ -39,18 +39,31 @@ def axis_values(ds: xr.Dataset, dim: str) -> list:
     return list(ds[dim].values) if dim in ds.dims else [None]
 
 
+def widest(ds: xr.Dataset) -> tuple[int | None, int]:
+    """The largest width to select (None without a width axis) and the width it is, for titles."""
+    if "width" in ds.dims:
+        return ds.width.values[-1], ds.width.values[-1]
+    return None, ds.width.item() if "width" in ds.coords else config_values(ds)["model.width"]
+
+
 def sel_present(da: xr.DataArray, **where) -> xr.DataArray:
     """``da.sel(where)`` over the given (not None) coordinates ``da`` has."""
     return da.sel({k: v for k, v in where.items() if v is not None and k in da.dims})
 
 
+MIN_R_SQUARED = 0.95  # a fitted power law is drawn only where it describes the points
+
+
 def draw_power_law(ax, x, y, window: tuple[float, float], variable: str, colour="black") -> None:
     """The power law fitted to (x, y) over ``window`` (``theory.fit``), dotted over the window and
     labelled "∝ x^a [low, high], x ∈ [w0, w1]" with its 95 % interval; nothing with fewer than
-    three points there."""
+    three points there, or where a straight line in log-log does not describe them (R² < 0.95:
+    a plateau, an exponential drop)."""
     try:
         fit = fit_power_law(x, y, window)
     except ValueError:
+        return
+    if fit.r_squared < MIN_R_SQUARED:
         return
     x = np.asarray(x, float)
     inside = x[(x >= window[0]) & (x <= window[1])]
@@ -136,12 +149,13 @@ def loss_curves(ds: xr.Dataset) -> Figure:
                           lambda gamma, width: at_best_lr(curves, gamma, width), theory=theory, fit=("step", last_decades))
 
 
-def gradient_flow_time(ds: xr.Dataset) -> xr.DataArray:
-    """t = 2 η n / γ² of every member at every step: the papers' time of the framework's step on the
-    mse (no ½) of f/γ (THEORY.md §2 "Convention", §4), from each member's effective lr."""
+def gradient_flow_time(ds: xr.Dataset, steps: str = "step") -> xr.DataArray:
+    """t = 2 η n / γ² of every member at every step n of the coordinate ``steps``: the papers' time
+    of the framework's step on the mse (no ½) of f/γ (THEORY.md §2 "Convention", §4), from each
+    member's effective lr."""
     gamma = ds.gamma if "gamma" in ds.dims else config_values(ds)["model.gamma"]
     lr = ds.lr_effective.isel({d: 0 for d in seed_dims(ds.lr_effective)})
-    return 2 * lr * ds.step / gamma**2
+    return 2 * lr * ds[steps] / gamma**2
 
 
 def loss_vs_time(ds: xr.Dataset) -> Figure | None:
@@ -153,18 +167,24 @@ def loss_vs_time(ds: xr.Dataset) -> Figure | None:
         return None
     curves, note = held(mean_over_seeds(ds.test_loss), SHOWN + ("step",))
     times, _ = held(gradient_flow_time(ds), SHOWN + ("step",))
-    width = ds.width.values[-1] if "width" in ds.dims else None
+    predicted = held(mean_over_seeds(ds.theory_loss), SHOWN + ("step",))[0] if "theory_loss" in ds else None
+    width, shown = widest(ds)
     lrs = ds.lr.values
     mappable = matplotlib.cm.ScalarMappable(norm=colors.LogNorm(lrs.min(), lrs.max()), cmap="plasma")
-    fig, panels, axes = gamma_panels(ds, f"test loss against gradient-flow time, width {width}" + note)
+    fig, panels, axes = gamma_panels(ds, f"test loss against gradient-flow time, width {shown}" + note)
     for ax, gamma in panels:
         for lr in lrs:
             at = dict(gamma=gamma, width=width, lr=lr)
             t, loss = sel_present(times, **at).values[1:], sel_present(curves, **at).values[1:]
             ax.plot(t, loss, color=mappable.to_rgba(lr))
+            if predicted is not None:
+                ax.plot(t, sel_present(predicted, **at).values[1:], "--", color=mappable.to_rgba(lr), lw=1.2,
+                        label=f"theory ({config_values(ds)['theory.name']})" if lr == lrs[0] else None)
         ax.set(xscale="log", yscale="log", xlabel="t = 2ηn/γ²", title=gamma_label(gamma))
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("test loss")
+    if predicted is not None:
+        axes[0].legend(fontsize=8)
     fig.colorbar(mappable, ax=axes.tolist(), label="learning rate η (raw)")
     return fig
 
@@ -232,7 +252,7 @@ def gamma_lr_map(ds: xr.Dataset) -> Figure | None:
     final, note = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
     per_seed, _ = held(final_test_loss(ds), SHOWN + tuple(seed_dims(ds)))
     diverged, _ = held(ds.diverged, SHOWN + tuple(seed_dims(ds)))
-    width = ds.width.values[-1] if "width" in ds.dims else None
+    width, shown = widest(ds)
     grid = sel_present(final, width=width).transpose("gamma", "lr")
     gammas, lrs = grid.gamma.values, grid.lr.values
     fig = Figure(figsize=(6, 4.6))
@@ -269,7 +289,7 @@ def gamma_lr_map(ds: xr.Dataset) -> Figure | None:
         ax.plot([], [], " ", label=f"fit {name}: η* ∝ γ^{fit.exponent:.2f} [{fit.interval[0]:.2f}, {fit.interval[1]:.2f}]")
     rule = " (the lr rule rescales it by γ)" if values.get("optim.lr_rule") == "gamma" else ""
     ax.set(xscale="log", yscale="log", xlabel="learning rate η (raw)" + rule, ylabel="γ",
-           title=f"final test loss, width {width}" + note)
+           title=f"final test loss, width {shown}" + note)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     return fig
 

@@ -114,3 +114,23 @@ def alignment_time(s: float, dim: int, width: int, sigma_w: float, sigma_a: floa
         middle = (low + high) / 2
         low, high = (middle, high) if alignment_curve([middle], s, dim, width, sigma_w, sigma_a)[0] < goal else (low, middle)
     return (low + high) / 2
+
+
+def crossing(t, y, level: float) -> float:
+    """The first t at which the measured y crosses ``level`` (either way), linearly interpolated;
+    NaN if it never does."""
+    t, y = np.asarray(t, float), np.asarray(y, float)
+    side = np.sign(y - level)
+    crossed = np.flatnonzero(side[1:] != side[0])
+    if not crossed.size:
+        return float("nan")
+    i = crossed[0]
+    return float(t[i] + (level - y[i]) * (t[i + 1] - t[i]) / (y[i + 1] - y[i]))
+
+
+def measured_timescales(t, loss, t_kernel, alignment, fraction: float = 0.95) -> tuple[float, float, float]:
+    """(t₁, t₂, L(t₁)/L₀) of a measured run: the time its kernel alignment has made ``fraction`` of
+    its rise, the time its loss has halved, and the loss at t₁ relative to the start (§8)."""
+    loss, alignment = np.asarray(loss, float), np.asarray(alignment, float)
+    t1 = crossing(t_kernel, alignment, alignment[0] + fraction * (alignment[-1] - alignment[0]))
+    return t1, crossing(t, loss, loss[0] / 2), float(np.interp(t1, t, loss)) / loss[0]

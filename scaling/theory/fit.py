@@ -15,6 +15,7 @@ class PowerLawFit:
     stderr: float  # standard error of a
     interval: tuple[float, float]  # confidence interval of a
     n_points: int
+    r_squared: float  # of the straight line in log-log: how well a power law describes the points
 
 
 def fit_power_law(x, y, window: tuple[float, float] | None = None, confidence: float = 0.95) -> PowerLawFit:
@@ -29,4 +30,5 @@ def fit_power_law(x, y, window: tuple[float, float] | None = None, confidence: f
     result = stats.linregress(np.log(x[keep]), np.log(y[keep]))
     half = stats.t.ppf(0.5 + confidence / 2, keep.sum() - 2) * result.stderr
     return PowerLawFit(float(result.slope), float(np.exp(result.intercept)), float(result.stderr),
-                       (float(result.slope - half), float(result.slope + half)), int(keep.sum()))
+                       (float(result.slope - half), float(result.slope + half)), int(keep.sum()),
+                       float(result.rvalue**2))
