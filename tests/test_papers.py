@@ -9,6 +9,9 @@ import scaling
 from scaling import checks, claims, cli, config
 from scaling.errors import ConfigError
 
+# the claims (their start) whose measurement is too noisy to tell at the reduced size, by paper: the
+# ensemble loss gap's slope needs E ≈ 4000 seeds (scaling.claims.width_consistency)
+UNRESOLVED = {"width_consistency": ["L(f̄_N) − L(f̄_ref) ∝ N^a"]}
 PAPERS = sorted(Path(__file__).parents[1].joinpath("configs", "papers").glob("*.py"))
 
 
@@ -19,10 +22,13 @@ def test_paper_config_reproduces_its_claims(paper, tmp_path, capsys):
     assert cli.main(["run", f"{paper}:small", "--out", str(out), "--config.log.progress=False"]) == 0
     verdicts = claims.verdicts(scaling.load(out))
     printed = capsys.readouterr().out
-    assert verdicts and "claims:" in printed and f"{len(verdicts)} of {len(verdicts)} hold" in printed, printed
-    assert all(v.holds for v in verdicts), [v for v in verdicts if not v.holds]
-    page = (out / "report" / "index.html").read_text()
-    assert f"claims: {len(verdicts)} of {len(verdicts)} hold" in page
+    headline = claims.registry.headline(verdicts)
+    assert verdicts and headline in printed, printed
+    assert not [v for v in verdicts if v.holds is False]  # every claim resolved at this size holds
+    unresolved = [v.claim for v in verdicts if v.holds is None]
+    expected = UNRESOLVED.get(paper.stem, [])
+    assert len(unresolved) == len(expected) and all(c.startswith(e) for c, e in zip(unresolved, expected)), unresolved
+    assert headline in (out / "report" / "index.html").read_text()
 
 
 @pytest.mark.parametrize("paper", PAPERS, ids=[p.stem for p in PAPERS])

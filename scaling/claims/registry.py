@@ -23,7 +23,7 @@ class Verdict:
     measured: float  # what the sweep gives
     predicted: float | str  # the theory's value (or a statement: "> wide loss")
     tolerance: str  # how close counts as holding, e.g. "± 0.15" or "8 % relative"
-    holds: bool
+    holds: bool | None  # None: not resolved at this size (the measurement's noise exceeds the tolerance)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,8 +86,15 @@ def theory_agreement(ds: xr.Dataset, tolerance: float, first_step: int = 1, n_se
 
 def _cells(verdict: Verdict) -> list[str]:
     number = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
-    return [verdict.claim, number(verdict.measured), number(verdict.predicted), verdict.tolerance,
-            "holds" if verdict.holds else "does not hold"]
+    outcome = {True: "holds", False: "does not hold", None: "not resolved"}[verdict.holds]
+    return [verdict.claim, number(verdict.measured), number(verdict.predicted), verdict.tolerance, outcome]
+
+
+def headline(rows: list[Verdict]) -> str:
+    """"claims: 3 of 4 hold" (", 1 not resolved at this size" where some are not)."""
+    unresolved = sum(v.holds is None for v in rows)
+    return (f"claims: {sum(v.holds is True for v in rows)} of {len(rows)} hold"
+            + (f", {unresolved} not resolved at this size" if unresolved else ""))
 
 
 COLUMNS = ("claim", "measured", "predicted", "tolerance", "verdict")
@@ -95,11 +102,11 @@ COLUMNS = ("claim", "measured", "predicted", "tolerance", "verdict")
 
 def table(rows: list[Verdict]) -> Table:
     """The verdicts as the table ``scaling run`` prints."""
-    out = Table(title=f"claims: {sum(v.holds for v in rows)} of {len(rows)} hold")
+    out = Table(title=headline(rows))
     for column in COLUMNS:
         out.add_column(column, justify="left" if column == "claim" else "right")
     for verdict in rows:
-        out.add_row(*_cells(verdict), style=None if verdict.holds else "red")
+        out.add_row(*_cells(verdict), style={True: None, False: "red", None: "yellow"}[verdict.holds])
     return out
 
 
@@ -109,5 +116,5 @@ def html_table(rows: list[Verdict]) -> str:
         return ""
     head = "".join(f"<th>{c}</th>" for c in COLUMNS)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in _cells(v)) + "</tr>" for v in rows)
-    return (f"<h2>claims: {sum(v.holds for v in rows)} of {len(rows)} hold</h2>"
+    return (f"<h2>{html.escape(headline(rows))}</h2>"
             f"<table><tr>{head}</tr>{body}</table>")
