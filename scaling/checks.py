@@ -36,11 +36,12 @@ def check_group(values: dict[str, Any]) -> None:
 
 
 def check(resolved: config.Resolved) -> config.Resolved:
-    """Check every group of a resolved config (and the theory it names against every swept value)."""
-    swept = {path: [point[i] for point in points] for fields, points in resolved.axes for i, path in enumerate(fields)}
+    """Check every group of a resolved config (and the theory it names against the values its
+    members take: a vmapped field zipped with a static one takes only its own group's)."""
     for group in sweep.groups(resolved):
         check_group(group.values)
         if resolved.values["theory.name"] is not None:
+            swept = {path: list(dict.fromkeys(m[path] for m in group.members)) for path in group.members[0]}
             curves.check(group.values, swept)
     return resolved
 

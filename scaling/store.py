@@ -153,8 +153,9 @@ def _targets(found: dict, resolved: config_lib.Resolved, dims: list[str], points
     size = [max(t.shape[j] for t in held.values()) for j in range(first.ndim)]
     values = np.full([len(axis[1]) for _, axis in static] + size, np.nan)
     for group_id, target in held.items():
-        group_values = {**resolved.values, **found[group_id][0]["point"]}
-        at = tuple(on.index(tuple(group_values[f] for f in fields)) for _, (fields, on) in static)
+        point = found[group_id][0]["point"]  # the group's static fields (an axis may zip vmapped ones with them)
+        at = tuple(next(i for i, value in enumerate(on) if all(v == point[f] for f, v in zip(fields, value) if f in point))
+                   for _, (fields, on) in static)
         values[at + tuple(slice(0, n) for n in target.shape)] = target
     return [dim for dim, _ in static] + names, values
 

@@ -126,6 +126,23 @@ def test_targets_follow_the_task_seed_not_the_data_seed(tmp_path):
     assert ensemble.ensemble_loss(ds, "seed", "test").dims == ("task_seed", "test_pred_step")
 
 
+def test_targets_along_an_axis_zipping_a_static_field_with_a_vmapped_one(tmp_path):
+    """task_seed (static) zipped with lr (vmapped): the groups' targets differ along that axis."""
+    config = {
+        "model": {"width": 8, "depth": 2},
+        "data": {"dim": 4, "batch_size": 8, "n_test": 16, "n_probe": 4},
+        "train": {"steps": 4, "n_logs": 3, "segments": 1},
+        "measure": {"ntk": False, "features": False, "predictions": False, "test_predictions": True},
+        "log": {"progress": False, "report": False},
+        "sweep": {"data": {"task_seed": [0, 1]}, "optim": {"lr": [0.1, 0.2]}, "zip": [["data.task_seed", "optim.lr"]]},
+    }
+    ds = scaling.load(scaling.run(config, tmp_path / "x"))
+    axis = ds.test_target.dims[0]
+    assert ds.test_target.dims[1:] == ("test",) and list(ds[axis].values) == [0, 1]
+    assert not np.allclose(ds.test_target.isel({axis: 0}), ds.test_target.isel({axis: 1}))
+    assert list(ds.lr.values) == [0.1, 0.2]
+
+
 @pytest.mark.parametrize("n_outputs", [None, 3])
 def test_the_functions_are_the_same_on_the_test_and_probe_sets(n_outputs):
     rng = np.random.default_rng(0)
