@@ -9,9 +9,10 @@ import scaling
 from scaling import checks, claims, cli, config
 from scaling.errors import ConfigError
 
-# the claims (their start) whose measurement is too noisy to tell at the reduced size, by paper: the
-# ensemble loss gap's slope needs E ≈ 4000 seeds (scaling.claims.width_consistency)
-UNRESOLVED = {"width_consistency": ["L(f̄_N) − L(f̄_ref) ∝ N^a"]}
+# the claims (their start) that the reduced size cannot resolve, by paper: the ensemble loss gap's
+# slope needs E ≈ 4000 seeds (scaling.claims.width_consistency); the onset P* needs networks trained
+# to the stop loss at every P, more steps than the small size takes (scaling.claims.onset_variance)
+UNRESOLVED = {"width_consistency": ["L(f̄_N) − L(f̄_ref) ∝ N^a"], "onset_variance": ["P* ∝ N^a"]}
 PAPERS = sorted(Path(__file__).parents[1].joinpath("configs", "papers").glob("*.py"))
 
 

@@ -17,14 +17,13 @@ and its test loss under ``train.loss`` = "mse":
 
 Ridgeless regression drops the kernel's eigenvalues below n · eps · the largest: in float32 that is a
 spectral cutoff near 1e-4 of the top eigenvalue for n = 1000, so compare in ``train.dtype = "float64"``.
-The training set's kernels are n × n per member: members are taken in blocks that keep them in memory.
+The training set's kernels are n × n per member: members are taken one per call (``block``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -32,7 +31,8 @@ from scaling.config import Field, at_least, nonneg
 from scaling.data import task_kind
 from scaling.errors import ConfigError
 from scaling.measure import ntk
-from scaling.measure.registry import register
+from scaling.measure.registry import Figure, register
+from scaling.report import baselines as baseline_figures
 from scaling.theory import kernels
 
 NAME = "measure.kernel_baselines"
@@ -88,14 +88,10 @@ def dims(program) -> dict[str, list[str]]:
 
 
 def block(program, n_members: int) -> int:
-    """Members per call: as many as keep the empirical kernels of train + test points under ntk.MEMORY_BYTES."""
-    x_test = program.stream.test[0]
-    points = program.values["data.n_train"] + n_test(program)
-    x = jax.ShapeDtypeStruct((points, *x_test.shape[1:]), x_test.dtype)
-    variables = {"params": program.shapes["params"], "frozen": program.shapes.get("frozen", {})}
-    per_member = (ntk.memory_bytes(program.model, variables, x, program.stream.out_dim, False)
-                  + 8 * points**2 * jnp.dtype(program.dtype).itemsize)  # the eigendecompositions and closed-form kernels
-    return int(max(1, min(n_members, ntk.MEMORY_BYTES // per_member)))
+    """One member per call (``lax.map``): each member's kernels are its own n × n problem, and a
+    vmapped call over several members with a few hundred test points deadlocked XLA's CPU runtime
+    (jaxlib 0.10.2: every thread waiting, the call never returning) where one at a time runs."""
+    return 1
 
 
 def check(values: dict[str, Any]) -> None:
@@ -115,4 +111,8 @@ register(
         f"{NAME}_ridge": Field(float, 0.0, check=nonneg, rule=">= 0 (ridge of the kernel regressions; 0: ridgeless)"),
     },
     check=check, block=block,
+    figures=(Figure("kernel_baselines.png", baseline_figures.baselines_vs_p,
+                    "Test loss against P per width: the network E_N, kernel regression with its final and initial "
+                    "empirical NTK, and the infinite-width NTK's E_∞; right, E_N / E_∞ and the onset level 2 "
+                    "(THEORY.md §7: P* ∝ √N).", shows=("width", "n_train")),),
 )
