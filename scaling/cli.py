@@ -90,10 +90,10 @@ def _print_results(resolved, out: Path) -> list[str]:
     ds = store.load(out)
     console = Console()
     console.print(analysis.best_lr_table(ds))
-    if verdicts := claims.verdicts(ds):
+    incomplete = ds.attrs["incomplete_groups"]
+    if not incomplete and (verdicts := claims.verdicts(ds)):
         console.print(claims.table(verdicts))
     console.print(f"results: {out}   (in Python: scaling.load({str(out)!r}))", soft_wrap=True)  # paths stay whole
-    incomplete = ds.attrs["incomplete_groups"]
     if resolved.values["log.report"] and not incomplete:
         console.print(f"report:  {out / 'report' / 'index.html'}   (scaling report {out} draws it again)", soft_wrap=True)
     return incomplete

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import scaling
+from scaling import claims
 from scaling import config as config_lib
 from scaling.log import mirror
 from scaling.measure import ensemble
@@ -22,7 +23,8 @@ SWEEP = {
     "data": {"dim": 4, "batch_size": 8, "n_test": 32, "n_probe": 8},
     "train": {"steps": 12, "n_logs": 4, "segments": 1},
     "measure": {"ntk_n_logs": 3, "features_n_logs": 3, "predictions_n_logs": 3},
-    "log": {"progress": False, "wandb": {"mode": "offline", "project": "tests", "tags": ["ci"], "notes": "a test"}},
+    "log": {"progress": False, "wandb": {"mode": "offline", "project": "tests", "tags": ["ci"], "notes": "a test"},
+            "claims": ["members_written"]},
     "sweep": {"model": {"width": [8, 16], "gamma": [0.5, 2.0]}, "optim": {"lr": [0.1, 1e5]}, "train": {"seed": [0, 1]},
               "zip": [["model.gamma", "optim.lr"]]},
 }
@@ -55,11 +57,21 @@ def number(value) -> float:
     return float("nan") if value in (None, "NaN") else float(value)
 
 
+def members_written(ds) -> list[claims.Verdict]:
+    """A claim for the test: every member of the sweep is written."""
+    written = float(ds.completed.sum())
+    return [claims.Verdict("every member written", written, float(ds.completed.size), "exact", written == ds.completed.size)]
+
+
 @pytest.fixture(scope="module")
 def mirrored(tmp_path_factory):
     out = tmp_path_factory.mktemp("wandb") / "mirrored"
-    scaling.run(SWEEP, out)
-    return out, scaling.load(out), offline_runs(out)
+    claims.register("members_written", members_written)
+    try:
+        scaling.run(SWEEP, out)
+        yield out, scaling.load(out), offline_runs(out)
+    finally:
+        del claims.REGISTRY["members_written"]
 
 
 def test_one_run_per_point_with_the_swept_fields_and_the_resolved_config(mirrored):
@@ -120,6 +132,8 @@ def test_report_figures_and_the_best_lr_table_go_to_a_report_run(mirrored):
     logged = json.loads(table.read_text())
     assert logged["columns"][-4:] == ["best_lr", "test_loss", "diverged", "members"]
     assert len(logged["data"]) == 4  # width x gamma (the zipped lr is the column the best is taken over)
+    (verdicts,) = (report["dir"] / "files").glob("media/table/claims_*.table.json")  # the config's claims
+    assert json.loads(verdicts.read_text())["data"] == [["every member written", "8", "8", "exact", "holds"]]
     assert (out / "wandb" / mirror.MIRRORED_DIR).is_dir()
 
 

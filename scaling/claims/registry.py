@@ -23,7 +23,7 @@ class Verdict:
     measured: float  # what the sweep gives
     predicted: float | str  # the theory's value (or a statement: "> wide loss")
     tolerance: str  # how close counts as holding, e.g. "± 0.15" or "8 % relative"
-    holds: bool | None  # None: not resolved at this size (the measurement's noise exceeds the tolerance)
+    holds: bool | None  # None: not resolved at this size (too noisy, or the networks under-trained, to tell)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +84,8 @@ def theory_agreement(ds: xr.Dataset, tolerance: float, first_step: int = 1, n_se
     return verdicts
 
 
-def _cells(verdict: Verdict) -> list[str]:
+def cells(verdict: Verdict) -> list[str]:
+    """A verdict's row: claim, measured, predicted, tolerance, outcome (``COLUMNS``)."""
     number = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
     outcome = {True: "holds", False: "does not hold", None: "not resolved"}[verdict.holds]
     return [verdict.claim, number(verdict.measured), number(verdict.predicted), verdict.tolerance, outcome]
@@ -106,7 +107,7 @@ def table(rows: list[Verdict]) -> Table:
     for column in COLUMNS:
         out.add_column(column, justify="left" if column == "claim" else "right")
     for verdict in rows:
-        out.add_row(*_cells(verdict), style={True: None, False: "red", None: "yellow"}[verdict.holds])
+        out.add_row(*cells(verdict), style={True: None, False: "red", None: "yellow"}[verdict.holds])
     return out
 
 
@@ -115,6 +116,6 @@ def html_table(rows: list[Verdict]) -> str:
     if not rows:
         return ""
     head = "".join(f"<th>{c}</th>" for c in COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in _cells(v)) + "</tr>" for v in rows)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells(v)) + "</tr>" for v in rows)
     return (f"<h2>{html.escape(headline(rows))}</h2>"
             f"<table><tr>{head}</tr>{body}</table>")

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from scaling import analysis, store
+from scaling import analysis, claims, store
 from scaling import config as config_lib
 from scaling import sweep as sweep_lib
 from scaling.log import records
@@ -76,7 +76,8 @@ class Mirror:
         self._put(lambda wandb: self._send_group(wandb, group))
 
     def report(self, report_dir: Path) -> None:
-        """Queue the report's PNGs and the η* table, for a run named ``report``."""
+        """Queue the report's PNGs, the η* table and the verdicts of the config's claims, for a run
+        named ``report``."""
         self._put(lambda wandb: self._send_report(wandb, Path(report_dir)))
 
     def close(self) -> None:
@@ -146,6 +147,10 @@ class Mirror:
         axes = {",".join(fields): [list(p) for p in points] for fields, points in self.resolved.axes}
         run = self._init(wandb, "report", "report", {**config_lib.nest(self.resolved.values), "axes": axes})
         images = {f"report/{png.stem}": wandb.Image(str(png)) for png in sorted(report_dir.glob("*.png"))}
-        columns, rows = analysis.best_lr_rows(store.load(self.out))
-        run.log({**images, "best_lr": wandb.Table(columns=columns, data=rows)})
+        ds = store.load(self.out)
+        columns, rows = analysis.best_lr_rows(ds)
+        tables = {"best_lr": wandb.Table(columns=columns, data=rows)}
+        if not ds.attrs["incomplete_groups"] and (verdicts := claims.verdicts(ds)):  # a paper config's verdicts
+            tables["claims"] = wandb.Table(columns=list(claims.registry.COLUMNS), data=[claims.registry.cells(v) for v in verdicts])
+        run.log({**images, **tables})
         run.finish()

@@ -49,8 +49,8 @@ def _image(file: str, label: str = "") -> str:
 def write(sweep_dir: str | Path, out: str | Path | None = None) -> Path:
     """Draw the figures of the claims the config names (``scaling.claims``), then every figure of the
     measurements (``scaling.measure``) that the sweep's axes allow, into ``out`` (default
-    DIR/report), a page per value of the axes it does not show, below the claims' verdicts; return
-    index.html."""
+    DIR/report), a page per value of the axes it does not show, below the claims' verdicts (once every
+    group is done); return index.html."""
     ds = store.load(sweep_dir)
     out = Path(out) if out is not None else Path(sweep_dir) / "report"
     out.mkdir(parents=True, exist_ok=True)
@@ -72,7 +72,8 @@ def write(sweep_dir: str | Path, out: str | Path | None = None) -> Path:
             "<style>body{font-family:sans-serif;max-width:1400px;margin:auto}img{max-width:100%}"
             "figure{margin:2em 0}.pages{display:flex;flex-wrap:wrap;gap:1em}.pages figure{flex:1 1 45%;margin:0}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:0.2em 0.6em}</style></head>"
-            f"<body><h1>sweep {html.escape(str(sweep_dir))}</h1>{status}\n{claims.html_table(claims.verdicts(ds))}\n"
+            f"<body><h1>sweep {html.escape(str(sweep_dir))}</h1>{status}\n"
+            f"{'' if incomplete else claims.html_table(claims.verdicts(ds))}\n"
             + "\n".join(blocks) + "\n</body></html>")
     index = out / "index.html"
     index.write_text(page)
