@@ -52,6 +52,15 @@ def config_values(ds: xr.Dataset) -> dict:
     return json.loads(ds.attrs["config"])["values"] if "config" in ds.attrs else {}
 
 
+def value_label(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def page_name(where: dict) -> str:
+    """A page's selection as words: "depth = 3, lr = 0.1"."""
+    return ", ".join(f"{d} = {value_label(v)}" for d, v in where.items())
+
+
 def pages(ds: xr.Dataset, shows: tuple[str, ...]) -> list[dict]:
     """One selection per combination of values of the swept axes not in ``shows`` (nor seeds):
     ``[{}]`` when there are none."""

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import xarray as xr
 
-from scaling.analysis import pages, seed_dims, shown_values
-from scaling.claims.registry import Verdict, page_label, register, relative, theory_agreement
+from scaling.analysis import page_name, pages, seed_dims, shown_values
+from scaling.claims.registry import Verdict, register, relative, theory_agreement
 
 TOLERANCE, N_SE, VISIBLE_RISE = 0.08, 2.5, 1.05
 
@@ -35,7 +35,7 @@ def check(ds: xr.Dataset) -> list[Verdict]:
         measured, predicted = rise(point.test_loss.mean(seeds)), rise(point.theory_loss.mean(seeds))
         if predicted < VISIBLE_RISE:  # the run ends before the noise is fitted
             continue
-        verdicts.append(Verdict(f"late-time rise L(T)/min L as N > P fits the label noise ({page_label(where)}; §2)",
+        verdicts.append(Verdict(f"late-time rise L(T)/min L as N > P fits the label noise ({page_name(where)}; §2)",
                                 measured, predicted, f"{TOLERANCE:.0%} relative",
                                 relative(measured, predicted) <= TOLERANCE))
     return verdicts

@@ -29,8 +29,8 @@ import json
 
 import xarray as xr
 
-from scaling.analysis import pages, seed_dims
-from scaling.claims.registry import Verdict, page_label, register, theory_agreement
+from scaling.analysis import page_name, pages, seed_dims
+from scaling.claims.registry import Verdict, register, theory_agreement
 from scaling.theory.feature_learning import time_exponent
 from scaling.theory.fit import fit_power_law
 
@@ -64,7 +64,7 @@ def check(ds: xr.Dataset) -> list[Verdict]:
         point = ds.sel(where)
         beta = float(where.get("beta", values["data.beta"]))
         span, tau = window(beta), mode_time(point, values["data.dim"])
-        label = ", ".join([f"β = {beta:g}"] + [page_label({d: v}) for d, v in where.items() if d != "beta"])
+        label = ", ".join([f"β = {beta:g}"] + [page_name({d: v}) for d, v in where.items() if d != "beta"])
         seeds = seed_dims(point.test_loss)
         fits = {name: {g: slope(tau.sel(gamma=g), point[name].sel(gamma=g).mean(seeds), span) for g in (lazy, rich)}
                 for name in ("test_loss", "theory_loss")}

@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from scaling.analysis import mean_over_seeds, pages, seed_dims
-from scaling.claims.registry import Verdict, page_label, register
+from scaling.analysis import mean_over_seeds, page_name, pages, seed_dims
+from scaling.claims.registry import Verdict, register
 from scaling.theory.fit import fit_power_law
 
 SLOPE, SLOPE_TOLERANCE, ONSET_RATIO, KERNEL_TOLERANCE = 0.5, 0.1, 2.0, 0.2
@@ -79,7 +79,7 @@ def check(ds: xr.Dataset) -> list[Verdict]:
         point = ds.sel(where)
         network, infinite, kernel = learning_curves(point)
         done = converged(point).transpose("width", "n_train")
-        label = f"{page_label(where)}; " if where else ""
+        label = f"{page_name(where)}; " if where else ""
         found = onsets(network, infinite)
         widths = network.width.values
         sizes = network.n_train.values

@@ -12,7 +12,7 @@ import xarray as xr
 from rich.table import Table
 
 from scaling import config
-from scaling.analysis import config_values, pages, seed_dims
+from scaling.analysis import config_values, page_name, pages, seed_dims
 from scaling.config import StringsField
 from scaling.measure.registry import Figure
 
@@ -58,10 +58,6 @@ def relative(measured: float, predicted: float) -> float:
     return abs(measured - predicted) / abs(predicted)
 
 
-def page_label(where: dict) -> str:
-    return ", ".join(f"{d} = {v:g}" if isinstance(v, float) else f"{d} = {v}" for d, v in where.items())
-
-
 def theory_agreement(ds: xr.Dataset, tolerance: float, first_step: int = 1, n_se: float = 2.0,
                      section: str = "") -> list[Verdict]:
     """Does the seed-mean test loss follow the config's theory curve (``theory_loss``)?  Per point of
@@ -77,7 +73,7 @@ def theory_agreement(ds: xr.Dataset, tolerance: float, first_step: int = 1, n_se
         error = point.test_loss.std(seeds) / np.sqrt(np.prod([point.sizes[d] for d in seeds])) if seeds else 0 * mean
         deviation = abs(mean - predicted)
         holds = bool(((deviation <= tolerance * predicted) | (deviation <= n_se * error)).all())
-        label = f" ({page_label(where)})" if where else ""
+        label = f" ({page_name(where)})" if where else ""
         verdicts.append(Verdict(f"test loss on the theory '{name}' at every step ≥ {first_step}{label}{section}: "
                                 "worst relative deviation", float((deviation / predicted).max()), 0.0,
                                 f"{tolerance:.0%} or {n_se:g} SE", holds))

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from scaling.analysis import pages, seed_dims, shown_values
-from scaling.claims.registry import Verdict, page_label, register, theory_agreement
+from scaling.analysis import page_name, pages, seed_dims, shown_values
+from scaling.claims.registry import Verdict, register, theory_agreement
 from scaling.theory import ridge, spectra
 
 TOLERANCE, N_SE, CONVERGED = 0.08, 2.5, 0.01
@@ -42,7 +42,7 @@ def check(ds: xr.Dataset) -> list[Verdict]:
         final = point.test_loss
         mean = float(final.mean(seeds))
         error = float(final.std(seeds)) / np.sqrt(final.size)
-        verdicts.append(Verdict(f"final test loss = E_g of the renormalized ridge ({page_label(where)}; §1)", mean,
+        verdicts.append(Verdict(f"final test loss = E_g of the renormalized ridge ({page_name(where)}; §1)", mean,
                                 predicted, f"{TOLERANCE:.0%} or {N_SE:g} SE",
                                 abs(mean - predicted) <= max(TOLERANCE * predicted, N_SE * error)))
     return verdicts

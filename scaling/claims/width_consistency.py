@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from scaling.analysis import pages, seed_dims
-from scaling.claims.registry import Verdict, page_label, register
+from scaling.analysis import page_name, pages, seed_dims
+from scaling.claims.registry import Verdict, register
 from scaling.measure import ensemble
 from scaling.theory.fit import PowerLawFit, fit_power_law
 
@@ -106,7 +106,7 @@ def check(ds: xr.Dataset) -> list[Verdict]:
         own, shared = error.sel(width=narrow).values, float(error.sel(width=reference))
         gap_error = np.sqrt(own**2 + shared**2)
         label = f"N = {narrow.min()}–{narrow.max()}, ref {reference}, E = {n_seeds}, step {step}" + (
-            f", {page_label(where)}" if where else "")
+            f", {page_name(where)}" if where else "")
         variance_fit = _fit_or_none(fit_power_law, narrow, split.variance.sel(width=narrow).values)
         gap_fit = _fit_or_none(gap_exponent, narrow, gap, reference)
         noise = slope_noise(narrow, gap, own, shared) if np.all(gap > 0) else float("inf")

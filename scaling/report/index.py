@@ -15,15 +15,7 @@ from pathlib import Path
 import xarray as xr
 
 from scaling import claims, measure, store
-from scaling.analysis import pages
-
-
-def _label(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def page_name(where: dict) -> str:
-    return ", ".join(f"{d} = {_label(v)}" for d, v in where.items())
+from scaling.analysis import page_name, pages, value_label
 
 
 def _draw(figure: measure.Figure, ds: xr.Dataset, where: dict, out: Path) -> str | None:
@@ -36,7 +28,7 @@ def _draw(figure: measure.Figure, ds: xr.Dataset, where: dict, out: Path) -> str
         name = page_name(where)
         fig.suptitle(f"{fig.get_suptitle()} · {name}" if fig.get_suptitle() else name)
         stem, suffix = file.rsplit(".", 1)
-        file = f"{stem}-{','.join(f'{d}={_label(v)}' for d, v in where.items())}.{suffix}"
+        file = f"{stem}-{','.join(f'{d}={value_label(v)}' for d, v in where.items())}.{suffix}"
     fig.savefig(out / file, dpi=110, bbox_inches="tight")
     return file
 

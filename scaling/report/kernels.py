@@ -13,7 +13,7 @@ from matplotlib import colors
 from matplotlib.figure import Figure
 
 from scaling.analysis import best_lr, final_test_loss, mean_over_seeds
-from scaling.report.losses import SHOWN, gamma_label, gamma_panels, held, lines_by_width, sel_present, widest
+from scaling.report.losses import SHOWN, at_best_lr, gamma_label, gamma_panels, held, lines_by_width, sel_present, widest
 
 
 def ntk_spectra(ds: xr.Dataset) -> Figure | None:
@@ -48,8 +48,7 @@ def alignment(ds: xr.Dataset) -> Figure | None:
     final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
 
     def line(gamma, width):
-        lr = best_lr(sel_present(final, gamma=gamma, width=width))
-        return aligned.ntk_step.values, sel_present(aligned, gamma=gamma, width=width, lr=lr).values
+        return aligned.ntk_step.values, at_best_lr(aligned, final, gamma, width).values
 
     return lines_by_width(ds, "NTK-target alignment over training" + note, "step", "alignment  yᵀKy / (‖K‖_F ‖y‖²)",
                           line, xscale="symlog", yscale="linear", marker="o", markersize=3)

@@ -51,6 +51,11 @@ def sel_present(da: xr.DataArray, **where) -> xr.DataArray:
     return da.sel({k: v for k, v in where.items() if v is not None and k in da.dims})
 
 
+def at_best_lr(da: xr.DataArray, final: xr.DataArray, gamma, width) -> xr.DataArray:
+    """``da`` at (γ, width) and that point's best lr, the one of lowest mean final loss in ``final``."""
+    return sel_present(da, gamma=gamma, width=width, lr=best_lr(sel_present(final, gamma=gamma, width=width)))
+
+
 MIN_R_SQUARED = 0.95  # a fitted power law is drawn only where it describes the points
 
 
@@ -136,17 +141,16 @@ def loss_curves(ds: xr.Dataset) -> Figure:
     curves, note = held(mean_over_seeds(ds.test_loss), SHOWN + ("step",))
     final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
 
-    def at_best_lr(da: xr.DataArray, gamma, width):
-        lr = best_lr(sel_present(final, gamma=gamma, width=width))
-        curve = sel_present(da, gamma=gamma, width=width, lr=lr)
+    def after_step_0(da: xr.DataArray, gamma, width):
+        curve = at_best_lr(da, final, gamma, width)
         return curve.step.values[1:], curve.values[1:]
 
     theory = None
     if "theory_loss" in ds:
         predicted, _ = held(mean_over_seeds(ds.theory_loss), SHOWN + ("step",))
-        theory = lambda gamma, width: at_best_lr(predicted, gamma, width)  # noqa: E731
+        theory = lambda gamma, width: after_step_0(predicted, gamma, width)  # noqa: E731
     return lines_by_width(ds, "test loss at each width's best lr" + note, "step", "test loss",
-                          lambda gamma, width: at_best_lr(curves, gamma, width), theory=theory, fit=("step", last_decades))
+                          lambda gamma, width: after_step_0(curves, gamma, width), theory=theory, fit=("step", last_decades))
 
 
 def gradient_flow_time(ds: xr.Dataset, steps: str = "step") -> xr.DataArray:
@@ -199,7 +203,7 @@ def compute_frontier(ds: xr.Dataset) -> Figure | None:
     final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
 
     def line(gamma, width):
-        curve = sel_present(curves, gamma=gamma, width=width, lr=best_lr(sel_present(final, gamma=gamma, width=width)))
+        curve = at_best_lr(curves, final, gamma, width)
         return width * curve.step.values[1:], curve.values[1:]
 
     fig = lines_by_width(ds, "compute: test loss against C = N·steps at each width's best lr" + note,

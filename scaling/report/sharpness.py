@@ -9,8 +9,8 @@ from __future__ import annotations
 import xarray as xr
 from matplotlib.figure import Figure
 
-from scaling.analysis import best_lr, final_test_loss, mean_over_seeds, shown_values
-from scaling.report.losses import SHOWN, axis_values, held, lines_by_width, sel_present
+from scaling.analysis import final_test_loss, mean_over_seeds, shown_values
+from scaling.report.losses import SHOWN, at_best_lr, axis_values, held, lines_by_width
 
 
 def stability_threshold(momentum: float) -> float:
@@ -27,8 +27,7 @@ def sharpness(ds: xr.Dataset) -> Figure | None:
     final, _ = held(mean_over_seeds(final_test_loss(ds)), SHOWN)
 
     def line(gamma, width):
-        lr = best_lr(sel_present(final, gamma=gamma, width=width))
-        return curves.sharpness_step.values, sel_present(curves, gamma=gamma, width=width, lr=lr).values
+        return curves.sharpness_step.values, at_best_lr(curves, final, gamma, width).values
 
     fig = lines_by_width(ds, "learning-rate-weighted sharpness at each width's best lr" + note, "step",
                          "λ_max(P^½ H P^½),  P: the learning rates", line, xscale="symlog", marker="o",
