@@ -2,7 +2,7 @@
 
 2 stages of `depth` pre-activation blocks (widths N and 2N) on 8 x 8 x 3 images of the
 random-CNN teacher with 4 classes (cross-entropy).  Depth-muP branches (beta/sqrt(L)) keep
-the best learning rate in place as depth grows; compare `model.residual = "one"`.
+the best learning rate in place as depth grows; compare `model.residual_alpha = 0` (plain residual).
 2 widths x 2 depths x 4 learning rates x 2 seeds = 32 runs in 4 groups, a few minutes on CPU.
 """
 
@@ -11,7 +11,7 @@ import ml_collections
 
 def get_config():
     config = ml_collections.ConfigDict()
-    config.model = dict(arch="resnet", stages=2, param="mup", norm="none", residual="sqrt_depth")
+    config.model = dict(arch="resnet", stages=2, param="mup", norm="none", residual_alpha=0.5)
     config.data = dict(task="cnn_teacher", image_size=8, channels=3, n_classes=4, batch_size=32, n_probe=48)
     config.optim = dict(name="sgd")
     config.train = dict(steps=200, n_logs=12, loss="xent")

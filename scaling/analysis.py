@@ -48,8 +48,9 @@ def shown_values(ds: xr.Dataset, shown: xr.DataArray) -> dict:
 
 
 def config_values(ds: xr.Dataset) -> dict:
-    """The sweep's base config values, as ``scaling.load`` keeps them."""
-    return json.loads(ds.attrs["config"])["values"] if "config" in ds.attrs else {}
+    """The sweep's base config values, as ``scaling.load`` keeps them (fields added since: defaults)."""
+    stored = json.loads(ds.attrs["config"])["values"] if "config" in ds.attrs else {}
+    return {path: field.default for path, field in config.SCHEMA.items()} | stored
 
 
 def value_label(value) -> str:

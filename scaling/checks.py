@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scaling import claims, config, data, measure, models, sweep  # noqa: F401 (claims declares log.claims)
+from scaling import claims, config, data, measure, models, optim, sweep  # noqa: F401 (claims declares log.claims)
 from scaling.errors import ConfigError
 from scaling.theory import curves
 
@@ -23,6 +23,7 @@ def check_group(values: dict[str, Any]) -> None:
                           "batch, needs a training set of data.n_train points)")
     if n_train is not None and batch is not None and batch > n_train:
         raise ConfigError("data.batch_size", batch, f"<= data.n_train ({n_train}), or None (the full batch)")
+    optim.check(values)
     for measurement in measure.active(values):
         measurement.check(values)
     model, task = models.REGISTRY[values["model.arch"]], data.REGISTRY[values["data.task"]]

@@ -14,7 +14,7 @@ from scaling import config as config_lib
 from scaling import checks, models, train, trees
 from scaling.models import layers
 from scaling.measure import ntk as ntk_lib
-from scaling.parameterization import Parameterization, branch_multiplier
+from scaling.parameterization import Parameterization
 
 IMAGES = {"data.task": "cnn_teacher", "data.image_size": 4, "data.channels": 2}
 SMALL = {  # one small group per architecture and input kind
@@ -124,16 +124,16 @@ def test_convolution_as_patches_equals_the_native_convolution(k, stride, size):
 def test_attention_logit_scale_and_residual_branch_multiplier():
     assert Parameterization("mup", "adam").attention_scale(64) == 1 / 64
     assert Parameterization("sp", "adam").attention_scale(64) == Parameterization("ntk", "sgd").attention_scale(64) == 1 / 8
-    assert branch_multiplier("one", 0.5, 16) == 0.5
-    assert branch_multiplier("sqrt_depth", 2.0, 16) == 0.5
-    assert branch_multiplier("depth", 2.0, 16) == 0.125
+    assert Parameterization("mup", "sgd").branch_multiplier(0.5, 16) == 0.5  # plain residual
+    assert Parameterization("mup", "sgd", residual_alpha=0.5).branch_multiplier(2.0, 16) == 0.5  # depth-muP
+    assert Parameterization("sp", "adam", residual_alpha=1.0).branch_multiplier(2.0, 16) == 0.125  # CompleteP
 
 
 def test_residual_branch_multiplier_scales_the_branches():
     """With beta -> 0 the normalization-free ResNet is its stem, shortcuts and readout alone."""
     outputs = {}
     for beta in (1e-12, 1.0):
-        base = small("resnet", **{"model.norm": "none", "model.residual": "depth", "model.residual_beta": beta,
+        base = small("resnet", **{"model.norm": "none", "model.residual_alpha": 1.0, "model.residual_beta": beta,
                                   "model.stages": 1, "model.center": False})
         trainer = train.build(base)
         program = trainer.program

@@ -194,16 +194,37 @@ def test_lr_rule_scales_raw_lr_by_gamma():
 
 
 def test_parameterization_rules():
+    """(std, mult, lr, eps, decay) per role: THEORY.md section 4 and README's parameterization table."""
     mup = Parameterization("mup", "sgd")
-    assert dataclasses.astuple(mup.layer("input", 10, 64)) == pytest.approx((1.0, 10**-0.5, 64))
+    assert dataclasses.astuple(mup.layer("input", 10, 64)) == pytest.approx((1.0, 10**-0.5, 64, 1 / 64, 1 / 64))
     assert mup.layer("hidden", 64, 64).mult == pytest.approx(1 / 8) and mup.layer("hidden", 64, 64).lr == 64
     assert mup.layer("readout", 64, 1).mult == pytest.approx(1 / 64)
     adam = Parameterization("mup", "adam")
-    assert adam.layer("hidden", 64, 64).lr == pytest.approx(1 / 8) and adam.layer("readout", 64, 1).lr == 1
+    assert dataclasses.astuple(adam.layer("hidden", 64, 64)) == pytest.approx((1.0, 1 / 8, 1 / 8, 64**-1.5, 8))
+    assert dataclasses.astuple(adam.layer("readout", 64, 1)) == pytest.approx((1.0, 1 / 64, 1, 1 / 64, 1))
+    assert Parameterization("mup", "lion").layer("hidden", 64, 64).lr == pytest.approx(1 / 8)
+    independent = Parameterization("mup", "adam", weight_decay="independent")
+    assert independent.layer("hidden", 64, 64).decay == 1.0
     ntk = Parameterization("ntk", "sgd").layer("hidden", 64, 64)
-    assert dataclasses.astuple(ntk) == (1.0, 1 / 8, 1.0)
-    sp = Parameterization("sp", "sgd").layer("hidden", 64, 64)
-    assert dataclasses.astuple(sp) == (1 / 8, 1.0, 1.0)
+    assert dataclasses.astuple(ntk) == (1.0, 1 / 8, 1.0, 1.0, 1.0)
+    sp = Parameterization("sp", "adam").layer("hidden", 64, 64)
+    assert dataclasses.astuple(sp) == (1 / 8, 1.0, 1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.75, 1.0])
+def test_depth_mup_rules_of_a_hidden_layer_in_one_of_L_residual_branches(alpha):
+    """A block's update must be O(1/L) with its branch multiplier L^-alpha: Adam's lr L^(alpha-1),
+    SGD's L^(2 alpha-1) (its gradient carries L^-alpha), Adam's eps L^-alpha (Dey et al. 2025, table 1);
+    outside the branches, and for the plain residual (alpha = 0), nothing depends on L."""
+    for optimizer, exponent in (("adam", alpha - 1), ("sgd", 2 * alpha - 1)):
+        rules = Parameterization("mup", optimizer, residual_alpha=alpha)
+        shallow, deep = rules.layer("hidden", 64, 64, blocks=2), rules.layer("hidden", 64, 64, blocks=16)
+        assert deep.lr / shallow.lr == pytest.approx(8**exponent)
+        assert deep.eps / shallow.eps == pytest.approx(8**-alpha)
+        assert deep.lr * deep.decay == pytest.approx(1.0)  # coupled decay: lr x decay is the member's lr
+        assert rules.layer("readout", 64, 1, blocks=0) == Parameterization("mup", optimizer).layer("readout", 64, 1)
+    plain = Parameterization("mup", "adam")
+    assert plain.layer("hidden", 64, 64, blocks=16) == plain.layer("hidden", 64, 64)
 
 
 def test_mean_field_output_at_init_shrinks_with_width_ntk_does_not():

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from scaling.config import Field, at_least, positive
-from scaling.parameterization import BRANCH_SCALINGS, Parameterization
+from scaling.parameterization import LayerRule, Parameterization
 
 ACTIVATIONS = {"relu": nn.relu, "tanh": jnp.tanh, "gelu": nn.gelu, "linear": lambda h: h}
 IMAGE_DIMS = ("NHWC", "HWIO", "NHWC")
@@ -19,7 +19,9 @@ ACTIVATION = Field(str, "relu", choices=tuple(ACTIVATIONS))
 BIAS = Field(bool, False)
 KERNEL_SIZE = Field(int, 3, check=at_least(1), rule=">= 1 (convolutions)")
 NORM = Field(str, "layer", choices=("layer", "none"))
-RESIDUAL = Field(str, "one", choices=BRANCH_SCALINGS)
+RESIDUAL_ALPHA = Field(float, 0.0, check=lambda alpha: alpha == 0 or 0.5 <= alpha <= 1,
+                       rule="0 (plain residual) or in [0.5, 1]: each of the L residual branches is multiplied by "
+                            "L^-alpha (1/2: depth-muP, 1: CompleteP), with muP's depth rules for lr and Adam's eps")
 RESIDUAL_BETA = Field(float, 1.0, check=positive, rule="> 0 (residual-branch multiplier)")
 
 
@@ -35,6 +37,8 @@ class Dense(nn.Module):
 
     With ``vocab`` set, x holds integer ids and the layer is a learned embedding,
     one-hot(x) @ W: an ``input`` layer of fan-in 1 (a one-hot vector has unit norm).
+    ``blocks``: L when the layer sits in one of the L residual branches of a deep residual
+    network (its depth rules, ``Parameterization.layer``).
     """
 
     features: int
@@ -43,24 +47,25 @@ class Dense(nn.Module):
     bias: bool = False
     dtype: Any = jnp.float32
     vocab: int | None = None
+    blocks: int = 0
 
     @nn.compact
     def __call__(self, x):
         if self.vocab is not None:
             x = jax.nn.one_hot(x, self.vocab, dtype=self.dtype)
-        rule = self.rules.layer(self.role, 1 if self.vocab else x.shape[-1], self.features)
+        rule = self.rules.layer(self.role, 1 if self.vocab else x.shape[-1], self.features, self.blocks)
         w = self.param("w", nn.initializers.normal(rule.std), (x.shape[-1], self.features), self.dtype)
         mult = jnp.asarray(rule.mult, self.dtype)
         self.sow("tangent_factors", "w", x * mult)
-        return self._finish((x @ w) * mult, rule.lr, x.shape[:-1])
+        return self._finish((x @ w) * mult, rule, x.shape[:-1])
 
-    def _finish(self, y, lr: float, batch_shape: tuple):
-        """Record W's lr multiplier, add the bias, mark the output."""
-        record_lr(self, "w", lr)
+    def _finish(self, y, rule: LayerRule, batch_shape: tuple):
+        """Record W's optimizer multipliers, add the bias, mark the output."""
+        record_rule(self, "w", rule)
         if self.bias:
-            bias_rule = self.rules.layer("bias", 1, self.features)
+            bias_rule = self.rules.layer("bias", 1, self.features, self.blocks)
             b = self.param("b", nn.initializers.normal(bias_rule.std), (self.features,), self.dtype)
-            record_lr(self, "b", bias_rule.lr)
+            record_rule(self, "b", bias_rule)
             y = y + bias_rule.mult * b
             self.sow("tangent_factors", "b", jnp.full(batch_shape + (1,), bias_rule.mult, self.dtype))
         return self.perturb("out", y)
@@ -78,13 +83,13 @@ class Conv(Dense):
     @nn.compact
     def __call__(self, x):
         k, channels = self.kernel_size, x.shape[-1]
-        rule = self.rules.layer(self.role, k * k * channels, self.features)
+        rule = self.rules.layer(self.role, k * k * channels, self.features, self.blocks)
         w = self.param("w", nn.initializers.normal(rule.std), (k, k, channels, self.features), self.dtype)
         mult = jnp.asarray(rule.mult, self.dtype)
         if self.is_mutable_collection("tangent_factors"):
             self.sow("tangent_factors", "w", image_patches(x, k, self.stride) * mult)
         y = conv2d(x, w, self.stride) * mult
-        return self._finish(y, rule.lr, y.shape[:-1])
+        return self._finish(y, rule, y.shape[:-1])
 
 
 def conv2d(x, w, stride: int = 1):
@@ -109,10 +114,15 @@ def image_patches(x, k: int, stride: int = 1):
     return jnp.concatenate(shifted, axis=-1)
 
 
-def record_lr(module: nn.Module, name: str, lr: float) -> None:
-    """Record a parameter's lr multiplier in ``lr_scale`` (at init only)."""
-    if module.is_mutable_collection("lr_scale"):
-        module.variable("lr_scale", name, lambda: jnp.asarray(lr, module.dtype))
+RULE_COLLECTIONS = {"lr": "lr_scale", "eps": "eps_scale", "decay": "decay_scale"}  # LayerRule field -> collection
+
+
+def record_rule(module: nn.Module, name: str, rule: LayerRule) -> None:
+    """Record a parameter's optimizer multipliers (lr, Adam's eps, weight decay) in the
+    ``RULE_COLLECTIONS`` (at init only)."""
+    for field, collection in RULE_COLLECTIONS.items():
+        if module.is_mutable_collection(collection):
+            module.variable(collection, name, lambda value=getattr(rule, field): jnp.asarray(value, module.dtype))
 
 
 def normalization(kind: str):

@@ -2,7 +2,7 @@
 
 Width = d_model (``model.width``), ``model.heads`` heads of d_head = width / heads,
 ``model.depth`` pre-norm blocks x + m * attention(norm(x)), x + m * mlp(norm(x)) with the
-residual-branch multiplier m (``model.residual``, over the 2 * depth branches), a
+residual-branch multiplier m = beta L^-alpha over the L = 2 * depth branches, a
 4 * width MLP with ``model.activation``, parameter-free layer norms (``model.norm``).
 Roles: token / patch and position embeddings are ``input`` layers (one-hot ids have
 fan-in 1), every projection is ``hidden``, the unembedding ``readout`` (1/width under
@@ -28,7 +28,7 @@ from scaling.errors import ConfigError
 from scaling.models import layers
 from scaling.models.layers import ACTIVATIONS, Dense, normalization
 from scaling.models.registry import register
-from scaling.parameterization import Parameterization, branch_multiplier
+from scaling.parameterization import Parameterization
 
 MLP_RATIO = 4
 
@@ -39,18 +39,19 @@ class Attention(nn.Module):
     causal: bool
     rules: Parameterization
     dtype: Any = jnp.float32
+    blocks: int = 0  # the residual branches it is one of (Dense.blocks)
 
     @nn.compact
     def __call__(self, h):
         n, length, _ = h.shape
         head_dim = self.width // self.heads
-        q, k, v = (Dense(self.width, "hidden", self.rules, dtype=self.dtype, name=name)(h)
+        q, k, v = (Dense(self.width, "hidden", self.rules, dtype=self.dtype, blocks=self.blocks, name=name)(h)
                    .reshape(n, length, self.heads, head_dim) for name in ("query", "key", "value"))
         logits = jnp.einsum("nthd,nshd->nhts", q, k) * jnp.asarray(self.rules.attention_scale(head_dim), self.dtype)
         if self.causal:
             logits = jnp.where(jnp.tril(jnp.ones((length, length), bool)), logits, jnp.finfo(self.dtype).min)
         mixed = jnp.einsum("nhts,nshd->nthd", jax.nn.softmax(logits, axis=-1), v).reshape(n, length, self.width)
-        return Dense(self.width, "hidden", self.rules, dtype=self.dtype, name="out")(mixed)
+        return Dense(self.width, "hidden", self.rules, dtype=self.dtype, blocks=self.blocks, name="out")(mixed)
 
 
 class Transformer(nn.Module):
@@ -63,7 +64,6 @@ class Transformer(nn.Module):
     vocab: int = 16  # the vocabulary of token inputs (integer ids); image inputs are cut into patches
     patch_size: int = 2
     norm: str = "layer"
-    residual: str = "one"
     residual_beta: float = 1.0
     activation: str = "gelu"
     dtype: Any = jnp.float32
@@ -79,13 +79,14 @@ class Transformer(nn.Module):
         positions = jnp.broadcast_to(jnp.arange(h.shape[1]), h.shape[:2])
         h = h + dense(self.width, "input", "position", vocab=h.shape[1])(positions)
         self.sow("features", "h_embed", h)
-        multiplier = branch_multiplier(self.residual, self.residual_beta, 2 * self.depth)
+        blocks = 2 * self.depth
+        multiplier = self.rules.branch_multiplier(self.residual_beta, blocks)
         for block in range(self.depth):
-            attention = Attention(self.width, self.heads, self.causal, self.rules, self.dtype, name=f"block{block}_attn")
+            attention = Attention(self.width, self.heads, self.causal, self.rules, self.dtype, blocks, name=f"block{block}_attn")
             h = h + multiplier * attention(norm(h))
             self.sow("features", f"h_block{block}_attn", h)
-            hidden = act(dense(MLP_RATIO * self.width, "hidden", f"block{block}_fc")(norm(h)))
-            h = h + multiplier * dense(self.width, "hidden", f"block{block}_proj")(hidden)
+            hidden = act(dense(MLP_RATIO * self.width, "hidden", f"block{block}_fc", blocks=blocks)(norm(h)))
+            h = h + multiplier * dense(self.width, "hidden", f"block{block}_proj", blocks=blocks)(hidden)
             self.sow("features", f"h_block{block}_mlp", h)
         h = norm(h)
         if not self.causal:
@@ -105,7 +106,7 @@ def build(causal: bool):
         return Transformer(width=values["model.width"], depth=values["model.depth"], heads=values["model.heads"],
                            out_dim=out_dim, rules=rules, causal=causal, vocab=values["data.vocab"],
                            patch_size=values["model.patch_size"], norm=values["model.norm"],
-                           residual=values["model.residual"], residual_beta=values["model.residual_beta"],
+                           residual_beta=values["model.residual_beta"],
                            activation=values["model.activation"], dtype=dtype)
 
     return build_model
@@ -122,7 +123,7 @@ def check(values: dict[str, Any], kind: str) -> None:
 
 
 FIELDS = {
-    "model.activation": layers.ACTIVATION, "model.norm": layers.NORM, "model.residual": layers.RESIDUAL,
+    "model.activation": layers.ACTIVATION, "model.norm": layers.NORM, "model.residual_alpha": layers.RESIDUAL_ALPHA,
     "model.residual_beta": layers.RESIDUAL_BETA,
     "model.heads": Field(int, 4, check=at_least(1), rule=">= 1 (attention heads)"),
     "model.patch_size": Field(int, 2, check=at_least(1), rule=">= 1 (image patches of the transformer classifier)"),

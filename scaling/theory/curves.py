@@ -79,9 +79,11 @@ def _full_batch(values: dict) -> None:
                           f"None or data.n_train = {values['data.n_train']} (theory 'rf_gf' is full-batch gradient descent)")
 
 
+CONSTANT_LR = {"optim.schedule": ("constant",), "optim.warmup_steps": (0,)}  # the theories' time is 2 eta n / gamma^2
 GD_ON_POWERLAW = {
     "model.param": ("ntk",), "model.center": (True,), "optim.name": ("sgd",), "optim.momentum": (0.0,),
-    "optim.weight_decay": (0.0,), "data.task": ("powerlaw",), "train.loss": ("mse",),
+    "optim.weight_decay": (0.0,), "optim.weight_decay_rule": ("coupled",), "data.task": ("powerlaw",),
+    "train.loss": ("mse",), **CONSTANT_LR,
 }
 
 REGISTRY: dict[str, Theory] = {}
@@ -225,7 +227,7 @@ register("alignment", Theory(
     describes="the two-layer linear net from small init on whitened data, Saxe's solution (THEORY.md §8)",
     requires={"model.arch": ("deep_linear",), "model.depth": (2,), "model.center": (False,), "optim.name": ("sgd",),
               "optim.momentum": (0.0,), "optim.weight_decay": (0.0,), "data.task": ("whitened",),
-              "train.loss": ("mse",), "data.noise": (0.0,)},
+              "train.loss": ("mse",), "data.noise": (0.0,), **CONSTANT_LR},
     check=_whitened_batches, loss=_alignment_loss, check_members=_alignment_members,
 ))
 

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from scaling import config, data, models
+from scaling import config, data, models, optim
 from scaling.launch import devices
 from scaling.parameterization import Parameterization, lr_factor
 from scaling.sweep import stack
@@ -27,14 +27,21 @@ def build(values: dict[str, Any], placement: devices.Placement | None = None) ->
     devices ``launch.devices`` and ``launch.shard`` ask for), ready to compile."""
     dtype = jnp.dtype(values["train.dtype"])
     stream = data.stream(values, dtype)
-    rules = Parameterization(values["model.param"], values["optim.name"])
+    rules = parameterization(values)
     model = models.REGISTRY[values["model.arch"]].build(data.with_derived(values), stream.out_dim, rules, dtype)
-    init = functools.partial(model.init, mutable=["params", "frozen", "lr_scale", "features"])
+    init = functools.partial(model.init, mutable=["params", "frozen", *optim.RULES, "features"])
     return Trainer(Program(
         values=values, model=model, stream=stream, rules=rules, dtype=dtype,
         placement=placement or devices.placement(values["launch.devices"], values["launch.shard"]),
         shapes=jax.eval_shape(init, jax.random.key(0), stream.probe[0][:1]),
     ))
+
+
+def parameterization(values: dict[str, Any]) -> Parameterization:
+    """The group's parameterization: its ``model.param``, optimizer, residual scaling (of the
+    architectures that have residual branches) and weight-decay rule."""
+    return Parameterization(values["model.param"], values["optim.name"], values.get("model.residual_alpha", 0.0),
+                            values["optim.weight_decay_rule"])
 
 
 def member_fields() -> list[str]:

@@ -61,8 +61,9 @@ class Program:
         """Names along the ``param`` (trained leaves) and ``feature`` (sown features) dimensions."""
         return {"param": list(flatten(self.shapes["params"])), "feature": list(flatten(self.shapes.get("features", {})))}
 
-    def optimizer(self, member, lr_scale):
-        return optim.optimizer(self.values["optim.name"], lr_scale)(**optim.hyperparams(member))
+    def optimizer(self, member, state):
+        """The member's optimizer, with the per-parameter multipliers kept in its state."""
+        return optim.optimizer(self.values, member, tuple(state[rule] for rule in optim.RULES))
 
     def loss(self, f, y):
         """The training loss (``train.loss``) of outputs ``f`` against targets ``y``."""
@@ -72,15 +73,16 @@ class Program:
     def init(self, member) -> dict:
         """A member's train state at step 0, from its seeds."""
         key = member_keys(member["train.seed"], INIT_TAG)
-        variables = self.model.init(key, self.stream.probe[0][:1], mutable=["params", "frozen", "lr_scale"])
+        variables = self.model.init(key, self.stream.probe[0][:1], mutable=["params", "frozen", *optim.RULES])
         params = jax.tree.map(lambda p: p * member["model.init_scale"].astype(p.dtype), variables["params"])
-        lr_scale = optim.layer_multipliers(params, variables.get("lr_scale", {}))
+        # per-parameter lr, eps and weight-decay multipliers (constants of the parameterization)
+        rules = {rule: optim.layer_multipliers(params, variables.get(rule, {})) for rule in optim.RULES}
         state = {
             "params": params,
             "params0": params,
             "frozen": variables.get("frozen", {}),
-            "lr_scale": lr_scale,  # per-layer lr multipliers (constants of the parameterization)
-            "opt": self.optimizer(member, lr_scale).init(params),
+            **rules,
+            "opt": self.optimizer(member, rules).init(params),
             "data": self.stream.member_data(member["data.seed"], member["data.noise"]),  # training set / order
             "diverged": jnp.array(False),
             "diverged_step": jnp.array(-1, jnp.int32),
@@ -149,7 +151,7 @@ class Program:
         else:
             batch = (*shared_batch, self.f0(state, shared_batch[0]))
         batch_loss, grads = jax.value_and_grad(self.objective)(state["params"], state, member, batch)
-        optimizer = self.optimizer(member, state["lr_scale"])
+        optimizer = self.optimizer(member, state)
         updates, opt_state = optimizer.update(grads, state["opt"], state["params"])
         new = {**state, "params": optax.apply_updates(state["params"], updates), "opt": opt_state}
         return new, batch_loss
