@@ -102,56 +102,97 @@ def _print_results(resolved, out: Path) -> list[str]:
 DEFAULT_COORD_WIDTHS = [64, 128, 256, 512, 1024]
 
 
+def _sizes(text: str, flag: str, at_least: int, example: str) -> list[int]:
+    """``--widths`` / ``--depths``: ``at_least`` or more comma-separated integers >= 1, sorted."""
+    try:
+        sizes = sorted({int(size) for size in text.split(",")})
+    except ValueError:
+        sizes = []
+    if len(sizes) < at_least or sizes[0] < 1:
+        count = "two or more" if at_least > 1 else "one or more"
+        raise ConfigError(flag, text, f"{count} comma-separated integers >= 1, e.g. {example}")
+    return sizes
+
+
+def _swept(resolved, field: str) -> list[int]:
+    """The values the sweep gives ``field`` when it sweeps two or more, else []."""
+    for fields, points in resolved.axes:
+        if field in fields and len(points) > 1:
+            return sorted({p[fields.index(field)] for p in points})
+    return []
+
+
 def _widths(text: str | None, resolved) -> list[int]:
     """``--widths 64,256,1024``; else the sweep's widths when it sweeps two or more; else the default."""
     if text is not None:
-        try:
-            widths = sorted({int(w) for w in text.split(",")})
-        except ValueError:
-            widths = []
-        if len(widths) < 2 or widths[0] < 1:
-            raise ConfigError("--widths", text, "two or more comma-separated integers >= 1, e.g. 64,256,1024")
-        return widths
-    for fields, points in resolved.axes:
-        if "model.width" in fields and len(points) > 1:
-            return sorted({p[fields.index("model.width")] for p in points})
-    return DEFAULT_COORD_WIDTHS
+        return _sizes(text, "--widths", 2, "64,256,1024")
+    return _swept(resolved, "model.width") or DEFAULT_COORD_WIDTHS
+
+
+def _depths(text: str | None, resolved) -> list[int]:
+    """``--depths 2,4,8,16``; else the sweep's depths when it sweeps ``model.depth``; else the config's."""
+    if text is not None:
+        return _sizes(text, "--depths", 1, "2,4,8,16")
+    return _swept(resolved, "model.depth") or [resolved.values["model.depth"]]
+
+
+def _coord_table(check, title: str):
+    """The update RMS (feature RMS) at the last step: a row per feature and depth with its
+    widest / narrowest ratio, and with several depths a row per feature of the deepest /
+    shallowest ratio at each width."""
+    from rich.table import Table
+
+    from scaling.coordcheck import depth_ratio, width_ratio
+
+    last = check.isel(step=-1)
+    widths, depths = [int(w) for w in check.width.values], [int(d) for d in check.depth.values]
+    by_width, by_depth = width_ratio(last.update_rms), depth_ratio(last.update_rms)
+    table = Table(title=title)
+    table.add_column("feature")
+    table.add_column("depth", justify="right")
+    for width in widths:
+        table.add_column(f"width {width}", justify="right")
+    table.add_column("widest / narrowest", justify="right")
+    for feature in check.feature.values:
+        for row, depth in enumerate(depths):
+            at = last.sel(depth=depth, feature=feature)
+            cells = [f"{at.update_rms.sel(width=w):.3g} ({at.feature_rms.sel(width=w):.3g})" for w in widths]
+            table.add_row(str(feature) if row == 0 else "", str(depth), *cells,
+                          f"{float(by_width.sel(depth=depth, feature=feature)):.2f}")
+        if len(depths) > 1:
+            table.add_row("", f"{depths[-1]} / {depths[0]}",
+                          *[f"{float(by_depth.sel(width=w, feature=feature)):.2f}" for w in widths], "")
+            table.add_section()
+    return table
 
 
 def _cmd_coordcheck(args, extra) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from scaling import checks
-    from scaling.coordcheck import coord_check, width_ratio
+    from scaling.coordcheck import coord_check
     from scaling.report import coord
 
     if args.steps < 1:
         raise ConfigError("--steps", args.steps, "an integer >= 1")
     resolved = checks.resolve(args.config, _overrides(extra))
-    widths = _widths(args.widths, resolved)
+    widths, depths = _widths(args.widths, resolved), _depths(args.depths, resolved)
     base = resolved.values
-    for width in widths:  # every width must make a valid group, before any compute
-        checks.check_group({**base, "model.width": width})
+    for width in widths:  # every width and depth must make a valid group, before any compute
+        for depth in depths:
+            checks.check_group({**base, "model.width": width, "model.depth": depth})
     out = Path(args.out or Path("runs") / f"{Path(args.config).stem}_coordcheck")
-    check = coord_check(base, widths, args.steps)
+    check = coord_check(base, widths, args.steps, depths)
     fixed = f"{base['model.arch']}, {base['model.param']}, {base['optim.name']} lr={base['optim.lr']:g}, gamma={base['model.gamma']:g}"
-    table = Table(title=f"coord check at step {args.steps} ({fixed}): RMS of h_t - h_0 (feature RMS)")
-    table.add_column("feature")
-    for width in widths:
-        table.add_column(f"width {width}", justify="right")
-    table.add_column("largest / smallest", justify="right")
-    last = check.isel(step=-1)
-    ratio = width_ratio(last.update_rms)
-    for feature in check.feature.values:
-        cells = [f"{last.update_rms.sel(width=w, feature=feature):.3g} ({last.feature_rms.sel(width=w, feature=feature):.3g})"
-                 for w in widths]
-        table.add_row(str(feature), *cells, f"{float(ratio.sel(feature=feature)):.2f}")
+    if "model.residual_alpha" in base:
+        fixed += f", alpha={base['model.residual_alpha']:g}"
     console = Console()
-    console.print(table)
-    path = coord.plot(check, out / "coordcheck.png", f"coord check: {fixed}")
+    console.print(_coord_table(check, f"coord check at step {args.steps} ({fixed}): RMS of h_t - h_0 (feature RMS)"))
+    paths = [coord.plot(check, out / "coordcheck.png", f"coord check: {fixed}")]
+    if len(depths) > 1:
+        paths.append(coord.plot(check, out / "coordcheck_depth.png", f"coord check: {fixed}", along="depth"))
     check.to_netcdf(out / "coordcheck.nc")
-    console.print(f"figure: {path}   data: {out / 'coordcheck.nc'} (xarray.open_dataset)")
+    console.print(f"figures: {'  '.join(map(str, paths))}   data: {out / 'coordcheck.nc'} (xarray.open_dataset)", soft_wrap=True)
     return 0
 
 
@@ -202,11 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     hosts.add_argument("--num-processes", type=int, help="processes in all, one per host")
     hosts.add_argument("--process-id", type=int, help="this process's index, 0 .. num-processes - 1")
     check = commands.add_parser(
-        "coordcheck", help="per-layer feature and update RMS against width over the first steps (table and PNG)",
+        "coordcheck", help="per-layer feature and update RMS against width and depth over the first steps (table and PNGs)",
         epilog=f"overrides: {USAGE_OVERRIDE}",
     )
     check.add_argument("config", help="a Python file defining get_config()")
     check.add_argument("--widths", help="comma-separated widths (default: the sweep's, else 64..1024)")
+    check.add_argument("--depths", help="comma-separated depths, model.depth (default: the sweep's, else the config's)")
     check.add_argument("--steps", type=int, default=3, help="optimizer steps (default 3)")
     check.add_argument("--out", help="directory of the figure and data (default: runs/<config name>_coordcheck)")
     state = commands.add_parser("status", help="groups done / running / pending, divergences, time left")

@@ -73,8 +73,16 @@ def schedule(values: dict[str, Any], peak):
         after = optax.join_schedules([optax.constant_schedule(peak), optax.linear_schedule(peak, end, decay_steps(values))],
                                      [stable])
     if not warmup:
-        return after
-    return optax.join_schedules([optax.linear_schedule(0.0, peak, warmup), after], [warmup])
+        return at_float_count(after, peak)
+    return at_float_count(optax.join_schedules([optax.linear_schedule(0.0, peak, warmup), after], [warmup]), peak)
+
+
+def at_float_count(fn: Callable, peak) -> Callable:
+    """``fn`` of the step count as a float of ``peak``'s precision: optax's schedules divide the
+    optimizer's int32 count by an int, which JAX does in float32 even under x64, so a float64
+    run's lr would be rounded to float32's precision."""
+    dtype = jnp.result_type(peak, float)
+    return lambda count: fn(jnp.asarray(count, dtype))
 
 
 def peak_fraction_sum(values: dict[str, Any], steps) -> np.ndarray:

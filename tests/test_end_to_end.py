@@ -204,8 +204,8 @@ def test_report_draws_the_loss_figures_with_their_axes(tiny_run, tmp_path, capsy
     page = (tmp_path / "report" / "index.html").read_text()
     names = [figure.file for m in measure.REGISTRY.values() for figure in m.figures]  # every measurement's
     assert names == ["loss_curves.png", "loss_vs_time.png", "compute.png", "gamma_lr.png", "loss_vs_lr.png",
-                     "learning_curves.png", "loss_vs_width.png", "ntk_spectra.png", "alignment.png", "kernel_baselines.png",
-                     "ensemble_vs_width.png", "sharpness.png", "ensemble_over_steps.png"]
+                     "learning_curves.png", "loss_vs_width.png", "lr_transfer.png", "ntk_spectra.png", "alignment.png",
+                     "kernel_baselines.png", "ensemble_vs_width.png", "sharpness.png", "ensemble_over_steps.png"]
     not_drawn = ["learning_curves.png", "kernel_baselines.png", "sharpness.png", "ensemble_over_steps.png"]  # no P
     # axis; measurements off
     assert not any((tmp_path / "report" / name).exists() for name in not_drawn)

@@ -55,5 +55,10 @@ register(
                "width's power law in P, with its 95 % interval.", shows=(*losses.SHOWN, "n_train")),
         Figure("loss_vs_width.png", losses.loss_vs_width, "Final test loss against width at fixed γ and η, with "
                "the power law ∝ N^a fitted over the widths shown and its 95 % interval."),
+        Figure("lr_transfer.png", losses.lr_transfer, "Learning-rate transfer: η* against width (at the largest "
+               "depth) and against depth (at the largest width), a line per parameterization (μP against SP) and γ; "
+               "each η* the log-quadratic vertex of the final test loss over lr with its 90 % bootstrap interval over "
+               "seeds (hollow: the grid's best), the fitted η* ∝ N^a, L^a with 95 % intervals and the drift "
+               "log10(max η* / min η*) in decades.", shows=losses.TRANSFER_SHOWN),
     ),
 )

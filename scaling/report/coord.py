@@ -1,4 +1,4 @@
-"""The coord-check figure: feature RMS and update RMS against width, one panel per step."""
+"""The coord-check figures: feature RMS and update RMS against width (or depth), one panel per step."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 
 
-def plot(check: xr.Dataset, path: Path, title: str) -> Path:
+def plot(check: xr.Dataset, path: Path, title: str, along: str = "width") -> Path:
     """Two rows (the feature's RMS at step t; the RMS of its change since init) by one column per
-    step t >= 1; a line per feature against width, log-log (as microsoft/mup draws it)."""
+    step t >= 1; a line per feature against ``along`` (width or depth), log-log (as microsoft/mup
+    draws it), at the largest value of the other one (the deepest depth, the largest width)."""
+    other = "depth" if along == "width" else "width"
+    at = check.sortby(other).isel({other: -1})
     steps = check.step.values[1:]
     fig = Figure(figsize=(3.2 * len(steps) + 1.5, 6))
     axes = fig.subplots(2, len(steps), sharex=True, squeeze=False)
@@ -21,8 +24,9 @@ def plot(check: xr.Dataset, path: Path, title: str) -> Path:
         for row, (name, label) in enumerate([("feature_rms", "feature RMS"), ("update_rms", "RMS of h_t - h_0")]):
             ax = axes[row, column]
             for colour, feature in zip(colours, check.feature.values):
-                ax.plot(check.width, check[name].sel(step=t, feature=feature), "o-", color=colour, label=feature)
+                ax.plot(at[along], at[name].sel(step=t, feature=feature), "o-", color=colour, label=feature)
             ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%d"))
             ax.set_yscale("log")
             ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%.3g"))
             ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
@@ -30,11 +34,11 @@ def plot(check: xr.Dataset, path: Path, title: str) -> Path:
             if row == 0:
                 ax.set_title(f"step {t}")
             else:
-                ax.set_xlabel("width")
+                ax.set_xlabel(along)
             if column == 0:
                 ax.set_ylabel(label)
     axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(title)
+    fig.suptitle(f"{title} (at {other} {int(at[other])})")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

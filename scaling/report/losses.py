@@ -9,6 +9,7 @@ Fitted power laws state their window and 95 % interval (``theory.fit``).
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Callable
 
@@ -18,9 +19,9 @@ import xarray as xr
 from matplotlib import colors, ticker
 from matplotlib.figure import Figure
 
-from scaling import models
+from scaling import models, optim
 from scaling.analysis import (best_lr, compute_envelope, config_values, divergence_edge, final_test_loss, lr_optimum,
-                              mean_over_seeds, seed_dims, shown_values)
+                              mean_over_seeds, seed_dims, shown_values, value_label)
 from scaling.theory.fit import fit_power_law
 from scaling.theory.learning_rate import gamma_lr_exponents
 
@@ -156,10 +157,11 @@ def loss_curves(ds: xr.Dataset) -> Figure:
 def gradient_flow_time(ds: xr.Dataset, steps: str = "step") -> xr.DataArray:
     """t = 2 η n / γ² of every member at every step n of the coordinate ``steps``: the papers' time
     of the framework's step on the mse (no ½) of f/γ (THEORY.md §2 "Convention", §4), from each
-    member's effective lr."""
-    gamma = ds.gamma if "gamma" in ds.dims else config_values(ds)["model.gamma"]
+    member's effective lr; under an lr schedule η n is the sum of the step's lrs before n."""
+    values = config_values(ds)
+    gamma = ds.gamma if "gamma" in ds.dims else values["model.gamma"]
     lr = ds.lr_effective.isel({d: 0 for d in seed_dims(ds.lr_effective)})
-    return 2 * lr * ds[steps] / gamma**2
+    return 2 * lr * ds[steps].copy(data=optim.peak_fraction_sum(values, ds[steps].values)) / gamma**2
 
 
 def loss_vs_time(ds: xr.Dataset) -> Figure | None:
@@ -347,6 +349,68 @@ def loss_vs_width(ds: xr.Dataset) -> Figure | None:
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize=7)
+    return fig
+
+
+TRANSFER_LINES = ("param", "gamma")  # a line per value of each: μP against SP (and per γ) in one figure
+TRANSFER_SHOWN = ("width", "depth", "lr", *TRANSFER_LINES)
+
+
+def _line_label(point: xr.DataArray, lines: list[str], along: xr.DataArray) -> str:
+    """A line's values of the ``lines`` axes and of the fields zipped with them ("param=mup, residual_alpha=0.5")."""
+    names = [c for d in lines for c in along.coords if along[c].dims == (d,)]
+    return ", ".join(f"{c}={value_label(point[c].values.item())}" for c in names)
+
+
+def lr_transfer(ds: xr.Dataset) -> Figure | None:
+    """η* against width and against depth (a panel per axis swept with two values or more; the other
+    held at its largest), a line per value of ``model.param`` (μP against SP) and of γ: each η* the
+    log-quadratic vertex of the final test loss over lr with its 90 % bootstrap interval over seeds
+    (``analysis.lr_optimum``; hollow: the grid's best, where no vertex is possible), the power law
+    η* ∝ N^a (L^a) fitted over the points with its 95 % interval (``theory.fit``) and the drift,
+    log10(max η* / min η*) in decades (μTransfer, Yang et al. 2021; depth-μP, Bordelon et al. 2024).
+    None without an lr axis or with neither width nor depth swept."""
+    panels = [d for d in ("width", "depth") if d in ds.dims and ds.sizes[d] > 1]
+    if "lr" not in ds.dims or ds.sizes["lr"] < 2 or not panels:
+        return None
+    per_seed, note = held(final_test_loss(ds), TRANSFER_SHOWN + tuple(seed_dims(ds)))
+    lines = [d for d in TRANSFER_LINES if d in per_seed.dims]
+    combos = list(itertools.product(*(per_seed[d].values.tolist() for d in lines)))
+    palette = [f"C{i}" for i in range(len(combos))]
+    fig = Figure(figsize=(6 * len(panels), 5.2))
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    fig.suptitle("learning-rate transfer: η*, the log-quadratic vertex over lr (90 % bootstrap over seeds)" + note)
+    for ax, dim in zip(axes, panels):
+        other = {"width": "depth", "depth": "width"}[dim]
+        at = per_seed.isel({other: -1}) if other in per_seed.dims else per_seed
+        variable = {"width": "N", "depth": "L"}[dim]
+        for colour, combo in zip(palette, combos):
+            point = at.sel(dict(zip(lines, combo)))
+            x = point[dim].values.astype(float)
+            optima = [lr_optimum(point.sel({dim: v})) for v in point[dim].values]
+            eta = np.array([o.lr if o is not None else np.nan for o in optima])
+            low, high = (np.array([o.interval[i] if o is not None else np.nan for o in optima]) for i in (0, 1))
+            label = _line_label(point, lines, per_seed) or "η*"
+            try:
+                fit = fit_power_law(x, eta)
+                ax.plot(x, fit.prefactor * x**fit.exponent, ":", color=colour, lw=1.5)
+                label += f": η* ∝ {variable}^{fit.exponent:.2f} [{fit.interval[0]:.2f}, {fit.interval[1]:.2f}]"
+            except ValueError:  # fewer than 3 points
+                pass
+            finite = eta[np.isfinite(eta)]
+            if len(finite) > 1:
+                label += f", drift {np.log10(finite.max() / finite.min()):.2f} decades"
+            bars = np.nan_to_num(np.abs(np.stack([eta - low, high - eta])), nan=0.0)
+            ax.errorbar(x, eta, yerr=bars, fmt="o-", color=colour, capsize=2, markersize=5, label=label)
+            grid = np.array([o is not None and not o.fitted for o in optima])
+            ax.plot(x[grid], eta[grid], "o", color=colour, markerfacecolor="white", markersize=5)
+        held_at = f", at {other} {at[other].values.item()}" if other in at.coords else ""
+        ax.set(xscale="log", yscale="log", xlabel=f"{dim} {variable}", title=f"η* against {dim}{held_at}")
+        ax.set_xticks(per_seed[dim].values, [str(v) for v in per_seed[dim].values])
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13))
+    axes[0].set_ylabel("η* (raw lr); hollow: the grid's best")
     return fig
 
 
