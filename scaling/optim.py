@@ -22,7 +22,9 @@ import optax
 from scaling.errors import ConfigError
 from scaling.trees import flatten, unflatten
 
-RULES = ("lr_scale", "eps_scale", "decay_scale")  # per-parameter multipliers (models.layers.RULE_COLLECTIONS)
+# The per-parameter multipliers: the flax collection (and train-state key) each is recorded in by
+# ``models.layers.record_rule`` -> the ``LayerRule`` field it holds.
+RULES = {"lr_scale": "lr", "eps_scale": "eps", "decay_scale": "decay"}
 
 
 def layer_multipliers(params, recorded) -> dict:
@@ -61,9 +63,9 @@ def schedule(values: dict[str, Any], peak):
     kind, warmup, length = values["optim.schedule"], values["optim.warmup_steps"], horizon(values)
     end = values["optim.final_lr"] * peak
     if kind == "constant":
-        after = optax.constant_schedule(peak)
         if not warmup:
             return peak
+        after = optax.constant_schedule(peak)
     elif kind == "cosine":
         after = optax.cosine_decay_schedule(peak, length - warmup, alpha=values["optim.final_lr"])
     elif kind == "linear":
@@ -72,9 +74,9 @@ def schedule(values: dict[str, Any], peak):
         stable = length - warmup - decay_steps(values)
         after = optax.join_schedules([optax.constant_schedule(peak), optax.linear_schedule(peak, end, decay_steps(values))],
                                      [stable])
-    if not warmup:
-        return at_float_count(after, peak)
-    return at_float_count(optax.join_schedules([optax.linear_schedule(0.0, peak, warmup), after], [warmup]), peak)
+    if warmup:
+        after = optax.join_schedules([optax.linear_schedule(0.0, peak, warmup), after], [warmup])
+    return at_float_count(after, peak)
 
 
 def at_float_count(fn: Callable, peak) -> Callable:

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from scaling.config import Field, at_least, positive
+from scaling.optim import RULES
 from scaling.parameterization import LayerRule, Parameterization
 
 ACTIVATIONS = {"relu": nn.relu, "tanh": jnp.tanh, "gelu": nn.gelu, "linear": lambda h: h}
@@ -114,13 +115,10 @@ def image_patches(x, k: int, stride: int = 1):
     return jnp.concatenate(shifted, axis=-1)
 
 
-RULE_COLLECTIONS = {"lr": "lr_scale", "eps": "eps_scale", "decay": "decay_scale"}  # LayerRule field -> collection
-
-
 def record_rule(module: nn.Module, name: str, rule: LayerRule) -> None:
-    """Record a parameter's optimizer multipliers (lr, Adam's eps, weight decay) in the
-    ``RULE_COLLECTIONS`` (at init only)."""
-    for field, collection in RULE_COLLECTIONS.items():
+    """Record a parameter's optimizer multipliers (lr, Adam's eps, weight decay) in their
+    collections, ``optim.RULES`` (at init only)."""
+    for collection, field in RULES.items():
         if module.is_mutable_collection(collection):
             module.variable(collection, name, lambda value=getattr(rule, field): jnp.asarray(value, module.dtype))
 

@@ -247,6 +247,13 @@ def learning_curves(ds: xr.Dataset) -> Figure | None:
                           markersize=3)
 
 
+def interval_bars(eta: np.ndarray, optima: list) -> np.ndarray:
+    """Error bars (2, n) from each η* to the ends of its ``analysis.lr_optimum`` interval (0 where
+    there is none)."""
+    low, high = (np.array([o.interval[i] if o is not None else np.nan for o in optima]) for i in (0, 1))
+    return np.nan_to_num(np.abs(np.stack([eta - low, high - eta])), nan=0.0)
+
+
 def gamma_lr_map(ds: xr.Dataset) -> Figure | None:
     """Final test loss over (γ, lr) at the largest width, with η*(γ) marked: the grid's best lr,
     and its log-quadratic fit with a 90 % bootstrap interval over seeds (``analysis.lr_optimum``);
@@ -269,10 +276,8 @@ def gamma_lr_map(ds: xr.Dataset) -> Figure | None:
     ax.plot(best, gammas, "o", color="white", markeredgecolor="black", label="η*(γ), the grid's best")
     optima = [lr_optimum(sel_present(per_seed, width=width, gamma=g)) for g in gammas]
     fitted = np.array([o.lr if o is not None and o.fitted else np.nan for o in optima])
-    low, high = (np.array([o.interval[i] if o is not None else np.nan for o in optima]) for i in (0, 1))
     if np.isfinite(fitted).any():
-        bars = np.nan_to_num(np.abs(np.stack([fitted - low, high - fitted])), nan=0.0)
-        ax.errorbar(fitted, gammas, xerr=bars, fmt="D", color="black", markerfacecolor="cyan", markersize=4, capsize=2,
+        ax.errorbar(fitted, gammas, xerr=interval_bars(fitted, optima), fmt="D", color="black", markerfacecolor="cyan", markersize=4, capsize=2,
                     label="η*(γ), log-quadratic fit (90 % bootstrap)")
     edge = np.array([divergence_edge(sel_present(diverged, width=width, gamma=g)) for g in gammas])
     if np.isfinite(edge).any():
@@ -389,7 +394,6 @@ def lr_transfer(ds: xr.Dataset) -> Figure | None:
             x = point[dim].values.astype(float)
             optima = [lr_optimum(point.sel({dim: v})) for v in point[dim].values]
             eta = np.array([o.lr if o is not None else np.nan for o in optima])
-            low, high = (np.array([o.interval[i] if o is not None else np.nan for o in optima]) for i in (0, 1))
             label = _line_label(point, lines, per_seed) or "η*"
             try:
                 fit = fit_power_law(x, eta)
@@ -400,8 +404,7 @@ def lr_transfer(ds: xr.Dataset) -> Figure | None:
             finite = eta[np.isfinite(eta)]
             if len(finite) > 1:
                 label += f", drift {np.log10(finite.max() / finite.min()):.2f} decades"
-            bars = np.nan_to_num(np.abs(np.stack([eta - low, high - eta])), nan=0.0)
-            ax.errorbar(x, eta, yerr=bars, fmt="o-", color=colour, capsize=2, markersize=5, label=label)
+            ax.errorbar(x, eta, yerr=interval_bars(eta, optima), fmt="o-", color=colour, capsize=2, markersize=5, label=label)
             grid = np.array([o is not None and not o.fitted for o in optima])
             ax.plot(x[grid], eta[grid], "o", color=colour, markerfacecolor="white", markersize=5)
         held_at = f", at {other} {at[other].values.item()}" if other in at.coords else ""
