@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 
 from scaling import checks, sweep, train  # noqa: E402
 from scaling.train import loop  # noqa: E402
@@ -53,7 +54,7 @@ def measure(arch: str, level: int, steps: int) -> dict:
     # jitted here at ``level``
     place = functools.partial(program.placement.wrap, members=("states", "members"))
     ntk = next(m for m in program.measurements() if m.name == "ntk")
-    compiled("ntk", place(loop.measure_program(program, ntk)), states, arrays, 0, None)
+    compiled("ntk", place(loop.measure_program(program, [ntk])), states, arrays, 0, None, np.array([True]))
     advance = compiled("advance", place(loop.advance_program(program, False)), states, arrays, 0, 1, None,
                        donate_argnums=(0,))
     states = advance(states, arrays, 0, 1, None)

@@ -5,8 +5,10 @@
    ``vmap(step)``: no host sync per step.  A member whose batch loss turns non-finite or exceeds
    ``train.max_loss`` is frozen from that step on and flagged with it; the others are untouched.
 3. At a host stop t (a measurement's step, a ``train.segments`` stop, a checkpoint step) the
-   caller may snapshot the chunk (``at_stop``: a checkpoint), then each measurement due at t is
-   one jitted call over the chunk, its results copied to the host.
+   caller may snapshot the chunk (``at_stop``: a checkpoint), then the measurements due at t are
+   taken in one jitted call over the chunk (one program for all of them, each under a ``cond``
+   on its flag), their results copied to the host.  A group compiles three programs: init,
+   advance and measure.
 4. After the last step each measurement's results are stacked over its steps and post-processed
    on the host (the NTK's spectrum).  A chunk resumed from a ``Snapshot`` continues at its step
    with the same numbers as an uninterrupted one.
@@ -130,25 +132,38 @@ def advance_program(program: Program, shared_data: bool) -> Callable:
     return advance
 
 
-def measure_program(program: Program, measurement: Measurement) -> Callable:
-    """``(states, members, t, rows) -> metrics``: ``measurement`` over a chunk; NaN for members
-    diverged by step t (their batch loss at t included).  ``rows``: step t's examples of a
-    streamed dataset, per data seed (None otherwise)."""
+def measure_program(program: Program, measurements: list[Measurement]) -> Callable:
+    """``(states, members, t, rows, due) -> {name: metrics}``: the ``measurements`` flagged in
+    ``due`` (one bool per measurement, traced) over a chunk at step t, in one call.  Each is
+    taken under ``lax.cond`` on its flag, so one compiled program serves every host stop and a
+    measurement not due costs nothing (its metrics are zeros, which the caller drops).  NaN for
+    members diverged by step t (their batch loss at t included).  ``rows``: step t's examples of
+    a streamed dataset, per data seed (None otherwise)."""
     max_loss = program.values["train.max_loss"]
 
-    def per_member(state, member, batch_loss):
-        return measurement.measure(program, state, member, batch_loss)
+    def take(measurement: Measurement, states, members, batch_loss):
+        def per_member(state, member, batch_loss):
+            return measurement.measure(program, state, member, batch_loss)
 
-    def measure(states, members, t, rows):
-        batch_loss = over_members(program.batch_loss, batched=("state", "member", "rows"))(
-            states, members, t, member_rows(rows, members))
         if measurement.block is not None:  # in blocks of members, to bound its memory
             block = measurement.block(program, members["train.seed"].shape[0])
-            metrics = jax.lax.map(lambda args: per_member(*args), (states, members, batch_loss), batch_size=block)
-        else:
-            metrics = over_members(per_member, batched=("state", "member", "batch_loss"))(states, members, batch_loss)
+            return jax.lax.map(lambda args: per_member(*args), (states, members, batch_loss), batch_size=block)
+        return over_members(per_member, batched=("state", "member", "batch_loss"))(states, members, batch_loss)
+
+    def skip(shapes):
+        return lambda *args: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    def measure(states, members, t, rows, due):
+        batch_loss = over_members(program.batch_loss, batched=("state", "member", "rows"))(
+            states, members, t, member_rows(rows, members))
         bad = states["diverged"] | _bad(batch_loss, max_loss)
-        return _select(bad, jax.tree.map(lambda v: jnp.full_like(v, jnp.nan), metrics), metrics)
+        taken = {}
+        for flag, measurement in zip(due, measurements):
+            fn = functools.partial(take, measurement)
+            metrics = jax.lax.cond(flag, fn, skip(jax.eval_shape(fn, states, members, batch_loss)),
+                                   states, members, batch_loss)
+            taken[measurement.name] = _select(bad, jax.tree.map(lambda v: jnp.full_like(v, jnp.nan), metrics), metrics)
+        return taken
 
     return measure
 
@@ -183,10 +198,9 @@ class Trainer:
         data_fields = {(m["data.seed"], m["data.noise"]) for m in members}
         return self.advance_fn(shared_data=self.program.stream.shares_batches and len(data_fields) == 1)
 
-    def measure_fn(self, name: str) -> Callable:
-        """The compiled ``measure_program`` of measurement ``name``."""
-        measurement = next(m for m in self.program.measurements() if m.name == name)
-        return self._compile(("measure", name), lambda: measure_program(self.program, measurement))
+    def measure_fn(self) -> Callable:
+        """The compiled ``measure_program`` of all the group's measurements (``due`` picks them)."""
+        return self._compile("measure", lambda: measure_program(self.program, self.program.measurements()))
 
     def run_chunk(self, members: list[dict], on_progress: Callable[[int], None], resume: Snapshot | None = None,
                   at_stop: Callable[[int, Callable[[], Snapshot]], None] = lambda t, snapshot: None) -> tuple[dict, dict]:
@@ -227,11 +241,13 @@ class Trainer:
             blocks = loader.blocks(t, following) if loader else [(t, following, None)]
             for first_step, stop, block in blocks:
                 block = None if block is None else place.put(block, members=False)
-                if first_step == t:
+                due = np.array([t in at for at in schedules.values()])
+                if first_step == t and due.any():
                     rows = None if block is None else jax.tree.map(lambda a: a[0], block)
-                    for name, at in schedules.items():
-                        if t in at:
-                            recorded[name].append(unpad(place.to_host(self.measure_fn(name)(states, arrays, t, rows))))
+                    metrics = self.measure_fn()(states, arrays, t, rows, due)
+                    taken = unpad(place.to_host({name: metrics[name] for name, d in zip(schedules, due) if d}))
+                    for name, values in taken.items():
+                        recorded[name].append(values)
                 states = advance(states, arrays, first_step, stop, block)
                 if loader and loader.serial:  # read the next block only once these steps are done
                     jax.block_until_ready(states)
