@@ -4,7 +4,7 @@ sharded over them) and as 1 and 2 SLURM array tasks, side by side in one run.
     SLURM_CONF=... .venv/bin/python benchmarks/scale_out.py [--repeats 2] [--no-slurm]
 
 The sweep: 8 groups (widths 16 .. 128) x 16 members (4 learning rates x 4 seeds), 400 SGD
-steps each, losses only.  Every mode runs in fresh processes (the same compile work for all),
+steps each, losses only.  Every mode runs in fresh processes (the compilation cache off: the same compile work for all),
 with two CPU devices visible (``--xla_force_host_platform_device_count=2``) so that only the
 devices used differ; the modes are interleaved ``--repeats`` times and the best wall time of
 each is kept.  Throughput is member-steps per second of wall time, submission and queueing
@@ -48,7 +48,8 @@ MODES = {
 def timed_sweep(config: Path, flags: list[str], out: Path) -> float:
     env = os.environ | {"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "scaling.cli", "run", str(config), "--out", str(out), *flags],
+    subprocess.run([sys.executable, "-m", "scaling.cli", "run", str(config), "--out", str(out),
+                    "--config.launch.compile_cache=False", *flags],  # every mode compiles the same
                    check=True, stdout=subprocess.DEVNULL, env=env)
     return time.perf_counter() - started
 

@@ -5,7 +5,7 @@ side in one run.
     .venv/bin/python benchmarks/wandb_cost.py [CONFIG] [--repeats 1] [--config.FIELD=VALUE ...]
 
 CONFIG defaults to the quickstart (210 points in 3 groups, about 3 minutes on a 2-core CPU).
-Each sweep runs in a fresh process (same compile work for all three; nothing cached across)
+Each sweep runs in a fresh process (same compile work for all three; the compilation cache off: nothing cached across)
 into a new directory, without the report (drawing it is not wandb's cost); the three are
 interleaved ``--repeats`` times and the best wall time of each is kept.  wandb's share of a
 sweep's time is (mirrored - off) / off, which should stay <= 5 %.
@@ -31,7 +31,7 @@ MODES = {
 def timed_sweep(config: str, flags: list[str], root: Path, name: str) -> float:
     out = root / name
     command = [sys.executable, "-m", "scaling.cli", "run", config, "--out", str(out), "--no-progress",
-               "--config.log.report=False", *flags]
+               "--config.log.report=False", "--config.launch.compile_cache=False", *flags]  # every mode compiles it all
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started

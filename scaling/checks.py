@@ -12,6 +12,7 @@ from typing import Any
 
 from scaling import claims, config, data, measure, models, optim, sweep  # noqa: F401 (claims declares log.claims)
 from scaling.errors import ConfigError
+from scaling.launch import compile_cache
 from scaling.theory import curves
 
 
@@ -37,8 +38,10 @@ def check_group(values: dict[str, Any]) -> None:
 
 
 def check(resolved: config.Resolved) -> config.Resolved:
-    """Check every group of a resolved config (and the theory it names against the values its
-    members take: a vmapped field zipped with a static one takes only its own group's)."""
+    """Check the compile cache's directory and every group of a resolved config (and the theory
+    it names against the values its members take: a vmapped field zipped with a static one takes
+    only its own group's)."""
+    compile_cache.check(resolved.values)
     for group in sweep.groups(resolved):
         check_group(group.values)
         if resolved.values["theory.name"] is not None:

@@ -215,6 +215,11 @@ SCHEMA: dict[str, Field] = {
     "launch.devices": Field(int, None, optional=True, check=at_least(1),
                             rule=">= 1 (devices a group is sharded over; None = every device)"),
     "launch.shard": Field(str, "members", choices=("members", "width")),  # what is split over the devices
+    # JAX's persistent compilation cache (scaling/launch/compile_cache.py): a rerun compiles nothing
+    "launch.compile_cache": Field(bool, True),
+    "launch.compile_cache_dir": Field(str, None, optional=True, check=lambda path: path.strip() != "",
+                                      rule="naming a directory (None: $SCALING_CACHE_DIR, else "
+                                           "$XDG_CACHE_HOME/scaling/jax, else ~/.cache/scaling/jax)"),
     "launch.slurm.partition": Field(str, None, optional=True),  # None: the cluster's default partition
     "launch.slurm.time_min": Field(int, 60, check=at_least(1), rule=">= 1 (minutes per task before it is requeued)"),
     "launch.slurm.gpus_per_task": Field(int, 0, check=nonneg, rule=">= 0"),

@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from scaling import train
+from scaling.launch import compile_cache
 from scaling.measure.features import probe_features, rms
 
 OUTPUT = "f"  # the network's output on the probe set, (f - f0) / gamma: what transfer is about
@@ -66,6 +67,7 @@ def coord_check(values: dict[str, Any], widths: list[int], steps: int = 3, depth
     and ``f`` when every depth sows the same ones (always so with one depth); else ``POSITIONS``,
     which exist at every depth (resmlp's h_in, h_block0, h_block{L-1} and f), NaN where a shallow
     model lacks one (an MLP of depth 2 has no hidden layer after its first)."""
+    compile_cache.enable(values)
     depths = depths or [values["model.depth"]]
     runs = {depth: [trajectory({**values, "model.depth": depth, "model.width": width}, steps) for width in widths]
             for depth in depths}

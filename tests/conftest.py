@@ -6,6 +6,8 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["TFDS_DATA_DIR"] = tempfile.mkdtemp(prefix="scaling-tests-tfds-")  # digits is written here, not in ~
 for _name in ("WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):  # wandb's staging and settings, not in ~
     os.environ[_name] = tempfile.mkdtemp(prefix=f"scaling-tests-{_name.lower()}-")
+if "PYTEST_XDIST_WORKER" not in os.environ:  # JAX's compilation cache, not in ~; the -n workers share the session's
+    os.environ["SCALING_CACHE_DIR"] = tempfile.mkdtemp(prefix="scaling-tests-jax-cache-")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

@@ -61,10 +61,9 @@ def assert_identical(ds, reference):
 
 def start(config_file, out, tmp_path, **env):
     """``scaling run`` in a subprocess through tests/faults.py; the subprocesses share compiled
-    programs through JAX's persistent cache (the same executables, so the same numbers)."""
-    env = {**os.environ, "SCALING_MARKER": str(tmp_path / "paused"), "SCALING_EVENTS": str(tmp_path / "events"),
-           "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache"), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-           "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1", **env}
+    programs through the persistent compilation cache (the tests' ``SCALING_CACHE_DIR``: the same
+    executables, so the same numbers)."""
+    env = {**os.environ, "SCALING_MARKER": str(tmp_path / "paused"), "SCALING_EVENTS": str(tmp_path / "events"), **env}
     return subprocess.Popen([sys.executable, str(FAULTS), "run", str(config_file), "--out", str(out), "--no-progress"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

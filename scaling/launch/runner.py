@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from scaling import checkpoint, checks, store, sweep, train
 from scaling import config as config_lib
 from scaling.errors import ClaimLost, OutputError, Stopped
-from scaling.launch import devices, directory, lock
+from scaling.launch import compile_cache, devices, directory, lock
 from scaling.launch.signals import Signals
 from scaling.log.mirror import Mirror
 from scaling.report import index
@@ -62,6 +62,7 @@ def run(config, out: str | Path, overrides: dict[str, str] | None = None, progre
     groups = sweep.groups(resolved)
     todo = groups if only is None else [g for g in groups if g.id in only]
     devices.placement(resolved.values["launch.devices"], resolved.values["launch.shard"])  # (refused before anything is written)
+    compile_cache.enable(resolved.values)  # before anything compiles: a rerun loads every program from disk
     primary = devices.primary()
     wandb = Mirror(resolved, out, enabled=primary)
     if any(g.values["train.dtype"] == "float64" for g in groups):
