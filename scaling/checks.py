@@ -25,6 +25,7 @@ def check_group(values: dict[str, Any]) -> None:
     if n_train is not None and batch is not None and batch > n_train:
         raise ConfigError("data.batch_size", batch, f"<= data.n_train ({n_train}), or None (the full batch)")
     optim.check(values)
+    check_mixed_precision(values)
     for measurement in measure.active(values):
         measurement.check(values)
     model, task = models.REGISTRY[values["model.arch"]], data.REGISTRY[values["data.task"]]
@@ -35,6 +36,19 @@ def check_group(values: dict[str, Any]) -> None:
                           f"an architecture for {kind} inputs of data.task = {values['data.task']!r}: "
                           + ", ".join(n for n, m in models.REGISTRY.items() if kind in m.inputs))
     model.check(data.with_derived(values), kind)
+
+
+def check_mixed_precision(values: dict[str, Any]) -> None:
+    """``train.dtype = "bfloat16"`` rounds the step's forward and backward to 8 bits of mantissa
+    (relative 2^-8 per product); refused where a run is compared with exact linear algebra."""
+    if values["train.dtype"] != "bfloat16":
+        return
+    if values["theory.name"] is not None:  # the overlays' curves match runs to a few percent or better
+        raise ConfigError("train.dtype", "bfloat16", f"'float32' or 'float64' with theory.name = {values['theory.name']!r}: "
+                          "a theory overlay is compared with the run at float32 tolerances, beyond bfloat16 training's")
+    if values["model.arch"] == "rf":  # the model of the linear-algebra theory (THEORY.md section 2), nothing else
+        raise ConfigError("train.dtype", "bfloat16", "'float32' or 'float64' with model.arch = 'rf': the random-feature "
+                          "model is there to match exact linear algebra, which bfloat16 features Ax would blur")
 
 
 def check(resolved: config.Resolved) -> config.Resolved:

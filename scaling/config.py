@@ -193,7 +193,8 @@ SCHEMA: dict[str, Field] = {
     "train.steps": Field(int, 1000, check=at_least(1), rule=">= 1"),
     "train.seed": Field(int, 0, vmapped=True, check=nonneg, rule=">= 0"),
     "train.loss": Field(str, "mse", choices=("mse", "xent")),
-    "train.dtype": Field(str, "float32", choices=("float32", "float64")),
+    # bfloat16: mixed precision, the state in float32 and the step's forward and backward in bfloat16
+    "train.dtype": Field(str, "float32", choices=("float32", "float64", "bfloat16")),
     "train.max_members": Field(int, None, optional=True, check=at_least(1), rule=">= 1 (None = automatic)"),
     "train.n_logs": Field(int, 30, check=at_least(2), rule=">= 2"),
     "train.log_spacing": Field(str, "log", choices=("log", "linear")),

@@ -24,6 +24,7 @@ class CNN(nn.Module):
     activation: str = "relu"
     bias: bool = False
     dtype: Any = jnp.float32
+    param_dtype: Any = None  # the layers' (layers.Dense): None = dtype
 
     @nn.compact
     def __call__(self, x):
@@ -31,9 +32,10 @@ class CNN(nn.Module):
         for layer in range(self.depth - 1):
             role = "input" if layer == 0 else "hidden"
             h = act(Conv(self.width, role, self.rules, self.bias, self.dtype, kernel_size=self.kernel_size,
-                         name=f"conv{layer}")(h))
+                         param_dtype=self.param_dtype, name=f"conv{layer}")(h))
             self.sow("features", f"h{layer}", h)
-        return Dense(self.out_dim, "readout", self.rules, False, self.dtype, name="readout")(jnp.mean(h, axis=(1, 2)))
+        readout = Dense(self.out_dim, "readout", self.rules, False, self.dtype, param_dtype=self.param_dtype, name="readout")
+        return readout(jnp.mean(h, axis=(1, 2)))
 
 
 def build(values: dict[str, Any], out_dim: int, rules: Parameterization, dtype) -> CNN:

@@ -40,6 +40,10 @@ class Dense(nn.Module):
     one-hot(x) @ W: an ``input`` layer of fan-in 1 (a one-hot vector has unit norm).
     ``blocks``: L when the layer sits in one of the L residual branches of a deep residual
     network (its depth rules, ``Parameterization.layer``).
+
+    Mixed precision follows flax: ``dtype`` is the compute dtype, ``param_dtype`` the one its
+    parameters are created in (None: ``dtype``); float parameters and inputs are cast to ``dtype``
+    for the product, so gradients reach the parameters in their own dtype through the casts.
     """
 
     features: int
@@ -49,25 +53,27 @@ class Dense(nn.Module):
     dtype: Any = jnp.float32
     vocab: int | None = None
     blocks: int = 0
+    param_dtype: Any = None
 
     @nn.compact
     def __call__(self, x):
         if self.vocab is not None:
             x = jax.nn.one_hot(x, self.vocab, dtype=self.dtype)
+        x = in_dtype(x, self.dtype)
         rule = self.rules.layer(self.role, 1 if self.vocab else x.shape[-1], self.features, self.blocks)
-        w = self.param("w", nn.initializers.normal(rule.std), (x.shape[-1], self.features), self.dtype)
+        w = self.param("w", nn.initializers.normal(rule.std), (x.shape[-1], self.features), parameter_dtype(self))
         mult = jnp.asarray(rule.mult, self.dtype)
         self.sow("tangent_factors", "w", x * mult)
-        return self._finish((x @ w) * mult, rule, x.shape[:-1])
+        return self._finish((x @ in_dtype(w, self.dtype)) * mult, rule, x.shape[:-1])
 
     def _finish(self, y, rule: LayerRule, batch_shape: tuple):
         """Record W's optimizer multipliers, add the bias, mark the output."""
         record_rule(self, "w", rule)
         if self.bias:
             bias_rule = self.rules.layer("bias", 1, self.features, self.blocks)
-            b = self.param("b", nn.initializers.normal(bias_rule.std), (self.features,), self.dtype)
+            b = self.param("b", nn.initializers.normal(bias_rule.std), (self.features,), parameter_dtype(self))
             record_rule(self, "b", bias_rule)
-            y = y + bias_rule.mult * b
+            y = y + bias_rule.mult * in_dtype(b, self.dtype)
             self.sow("tangent_factors", "b", jnp.full(batch_shape + (1,), bias_rule.mult, self.dtype))
         return self.perturb("out", y)
 
@@ -83,13 +89,13 @@ class Conv(Dense):
 
     @nn.compact
     def __call__(self, x):
-        k, channels = self.kernel_size, x.shape[-1]
+        k, channels, x = self.kernel_size, x.shape[-1], in_dtype(x, self.dtype)
         rule = self.rules.layer(self.role, k * k * channels, self.features, self.blocks)
-        w = self.param("w", nn.initializers.normal(rule.std), (k, k, channels, self.features), self.dtype)
+        w = self.param("w", nn.initializers.normal(rule.std), (k, k, channels, self.features), parameter_dtype(self))
         mult = jnp.asarray(rule.mult, self.dtype)
         if self.is_mutable_collection("tangent_factors"):
             self.sow("tangent_factors", "w", image_patches(x, k, self.stride) * mult)
-        y = conv2d(x, w, self.stride) * mult
+        y = conv2d(x, in_dtype(w, self.dtype), self.stride) * mult
         return self._finish(y, rule, y.shape[:-1])
 
 
@@ -115,12 +121,25 @@ def image_patches(x, k: int, stride: int = 1):
     return jnp.concatenate(shifted, axis=-1)
 
 
+def in_dtype(x, dtype):
+    """Float ``x`` in the compute ``dtype`` (integer ids stay ids); ``x`` itself when it is in it
+    already, so a float32 model's program has no cast at all."""
+    return x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != dtype else x
+
+
+def parameter_dtype(module: nn.Module):
+    """The dtype a module's parameters (and their optimizer multipliers) are created in:
+    ``param_dtype``, or ``dtype`` when it is None."""
+    return module.dtype if module.param_dtype is None else module.param_dtype
+
+
 def record_rule(module: nn.Module, name: str, rule: LayerRule) -> None:
     """Record a parameter's optimizer multipliers (lr, Adam's eps, weight decay) in their
     collections, ``optim.RULES`` (at init only)."""
     for collection, field in RULES.items():
         if module.is_mutable_collection(collection):
-            module.variable(collection, name, lambda value=getattr(rule, field): jnp.asarray(value, module.dtype))
+            module.variable(collection, name,
+                            lambda value=getattr(rule, field): jnp.asarray(value, parameter_dtype(module)))
 
 
 def normalization(kind: str):

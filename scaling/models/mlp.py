@@ -21,6 +21,7 @@ class MLP(nn.Module):
     activation: str = "relu"
     bias: bool = False
     dtype: Any = jnp.float32
+    param_dtype: Any = None  # the layers' (layers.Dense): None = dtype
 
     @nn.compact
     def __call__(self, x):
@@ -28,9 +29,11 @@ class MLP(nn.Module):
         act = ACTIVATIONS[self.activation]
         for layer in range(self.depth - 1):
             role = "input" if layer == 0 else "hidden"
-            h = act(Dense(self.width, role, self.rules, self.bias, self.dtype, name=f"layer{layer}")(h))
+            h = act(Dense(self.width, role, self.rules, self.bias, self.dtype, param_dtype=self.param_dtype,
+                           name=f"layer{layer}")(h))
             self.sow("features", f"h{layer}", h)
-        return Dense(self.out_dim, "readout", self.rules, False, self.dtype, name="readout")(h)
+        return Dense(self.out_dim, "readout", self.rules, False, self.dtype, param_dtype=self.param_dtype,
+                     name="readout")(h)
 
 
 def build(values: dict[str, Any], out_dim: int, rules: Parameterization, dtype) -> MLP:

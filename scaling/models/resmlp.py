@@ -10,6 +10,7 @@ muP's.  For the lr rule L = 3 (input, residual trunk, readout), as for the ResNe
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax.numpy as jnp
@@ -29,18 +30,19 @@ class ResMLP(nn.Module):
     activation: str = "relu"
     residual_beta: float = 1.0
     dtype: Any = jnp.float32
+    param_dtype: Any = None  # the layers' (layers.Dense): None = dtype
 
     @nn.compact
     def __call__(self, x):
         act = ACTIVATIONS[self.activation]
-        h = Dense(self.width, "input", self.rules, dtype=self.dtype, name="input")(x.reshape(x.shape[0], -1))
+        dense = functools.partial(Dense, rules=self.rules, dtype=self.dtype, param_dtype=self.param_dtype)
+        h = dense(self.width, "input", name="input")(x.reshape(x.shape[0], -1))
         self.sow("features", "h_in", h)
         multiplier = self.rules.branch_multiplier(self.residual_beta, self.depth)
         for block in range(self.depth):
-            h = h + multiplier * Dense(self.width, "hidden", self.rules, dtype=self.dtype, blocks=self.depth,
-                                       name=f"block{block}")(act(h))
+            h = h + multiplier * dense(self.width, "hidden", blocks=self.depth, name=f"block{block}")(act(h))
             self.sow("features", f"h_block{block}", h)
-        return Dense(self.out_dim, "readout", self.rules, dtype=self.dtype, name="readout")(act(h))
+        return dense(self.out_dim, "readout", name="readout")(act(h))
 
 
 def build(values: dict[str, Any], out_dim: int, rules: Parameterization, dtype) -> ResMLP:

@@ -36,6 +36,7 @@ class ResNet(nn.Module):
     kernel_size: int = 3
     activation: str = "relu"
     dtype: Any = jnp.float32
+    param_dtype: Any = None  # the layers' (layers.Dense): None = dtype
 
     @nn.compact
     def __call__(self, x):
@@ -44,7 +45,8 @@ class ResNet(nn.Module):
         blocks = self.stages * self.depth
         multiplier = self.rules.branch_multiplier(self.residual_beta, blocks)
         conv = lambda features, role, name, k=self.kernel_size, stride=1, blocks=0: Conv(  # noqa: E731
-            features, role, self.rules, dtype=self.dtype, kernel_size=k, stride=stride, blocks=blocks, name=name)
+            features, role, self.rules, dtype=self.dtype, kernel_size=k, stride=stride, blocks=blocks,
+            param_dtype=self.param_dtype, name=name)
         h = conv(self.width, "input", "stem")(x)
         self.sow("features", "h_stem", h)
         for stage in range(self.stages):
@@ -58,7 +60,8 @@ class ResNet(nn.Module):
                 h = h + multiplier * branch
                 self.sow("features", "h_" + name, h)
         pooled = jnp.mean(act(norm(h)), axis=(1, 2))
-        return Dense(self.out_dim, "readout", self.rules, False, self.dtype, name="readout")(pooled)
+        return Dense(self.out_dim, "readout", self.rules, False, self.dtype, param_dtype=self.param_dtype,
+                     name="readout")(pooled)
 
 
 def build(values: dict[str, Any], out_dim: int, rules: Parameterization, dtype) -> ResNet:

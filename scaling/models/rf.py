@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from scaling.models.registry import register
-from scaling.models.layers import Dense
+from scaling.models.layers import Dense, in_dtype, parameter_dtype
 from scaling.parameterization import Parameterization
 
 
@@ -23,17 +23,19 @@ class RandomFeatures(nn.Module):
     out_dim: int
     rules: Parameterization
     dtype: Any = jnp.float32
+    param_dtype: Any = None  # A's and the readout's (layers.Dense): None = dtype
 
     @nn.compact
     def __call__(self, x):
-        x = x.reshape(x.shape[0], -1)
+        x = in_dtype(x.reshape(x.shape[0], -1), self.dtype)
         projection = self.variable(
             "frozen", "A",
-            lambda: jax.random.normal(self.make_rng("params"), (x.shape[-1], self.width), self.dtype),
+            lambda: jax.random.normal(self.make_rng("params"), (x.shape[-1], self.width), parameter_dtype(self)),
         )
-        features = x @ projection.value
+        features = x @ in_dtype(projection.value, self.dtype)
         self.sow("features", "z", features)
-        return Dense(self.out_dim, "readout", self.rules, False, self.dtype, name="readout")(features)
+        readout = Dense(self.out_dim, "readout", self.rules, False, self.dtype, param_dtype=self.param_dtype, name="readout")
+        return readout(features)
 
 
 def build(values: dict[str, Any], out_dim: int, rules: Parameterization, dtype) -> RandomFeatures:

@@ -17,6 +17,7 @@ over positions; images are cut into ``model.patch_size`` patches (a ViT), tokens
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -40,18 +41,20 @@ class Attention(nn.Module):
     rules: Parameterization
     dtype: Any = jnp.float32
     blocks: int = 0  # the residual branches it is one of (Dense.blocks)
+    param_dtype: Any = None  # the layers' (layers.Dense): None = dtype
 
     @nn.compact
     def __call__(self, h):
         n, length, _ = h.shape
         head_dim = self.width // self.heads
-        q, k, v = (Dense(self.width, "hidden", self.rules, dtype=self.dtype, blocks=self.blocks, name=name)(h)
-                   .reshape(n, length, self.heads, head_dim) for name in ("query", "key", "value"))
+        dense = functools.partial(Dense, rules=self.rules, dtype=self.dtype, blocks=self.blocks, param_dtype=self.param_dtype)
+        q, k, v = (dense(self.width, "hidden", name=name)(h).reshape(n, length, self.heads, head_dim)
+                   for name in ("query", "key", "value"))
         logits = jnp.einsum("nthd,nshd->nhts", q, k) * jnp.asarray(self.rules.attention_scale(head_dim), self.dtype)
         if self.causal:
             logits = jnp.where(jnp.tril(jnp.ones((length, length), bool)), logits, jnp.finfo(self.dtype).min)
         mixed = jnp.einsum("nhts,nshd->nthd", jax.nn.softmax(logits, axis=-1), v).reshape(n, length, self.width)
-        return Dense(self.width, "hidden", self.rules, dtype=self.dtype, blocks=self.blocks, name="out")(mixed)
+        return dense(self.width, "hidden", name="out")(mixed)
 
 
 class Transformer(nn.Module):
@@ -67,31 +70,33 @@ class Transformer(nn.Module):
     residual_beta: float = 1.0
     activation: str = "gelu"
     dtype: Any = jnp.float32
+    param_dtype: Any = None  # the layers' (layers.Dense): None = dtype
 
     @nn.compact
     def __call__(self, x):
-        dense = lambda features, role, name, **kw: Dense(features, role, self.rules, dtype=self.dtype, name=name, **kw)  # noqa: E731
+        dense = functools.partial(Dense, rules=self.rules, dtype=self.dtype, param_dtype=self.param_dtype)
         norm = normalization(self.norm)
         act = ACTIVATIONS[self.activation]
         is_tokens = jnp.issubdtype(x.dtype, jnp.integer)  # else images, cut into patches
         tokens = x if is_tokens else patches(x, self.patch_size)
-        h = dense(self.width, "input", "embed", vocab=self.vocab if is_tokens else None)(tokens)
+        h = dense(self.width, "input", name="embed", vocab=self.vocab if is_tokens else None)(tokens)
         positions = jnp.broadcast_to(jnp.arange(h.shape[1]), h.shape[:2])
-        h = h + dense(self.width, "input", "position", vocab=h.shape[1])(positions)
+        h = h + dense(self.width, "input", name="position", vocab=h.shape[1])(positions)
         self.sow("features", "h_embed", h)
         blocks = 2 * self.depth
         multiplier = self.rules.branch_multiplier(self.residual_beta, blocks)
         for block in range(self.depth):
-            attention = Attention(self.width, self.heads, self.causal, self.rules, self.dtype, blocks, name=f"block{block}_attn")
+            attention = Attention(self.width, self.heads, self.causal, self.rules, self.dtype, blocks,
+                                  param_dtype=self.param_dtype, name=f"block{block}_attn")
             h = h + multiplier * attention(norm(h))
             self.sow("features", f"h_block{block}_attn", h)
-            hidden = act(dense(MLP_RATIO * self.width, "hidden", f"block{block}_fc", blocks=blocks)(norm(h)))
-            h = h + multiplier * dense(self.width, "hidden", f"block{block}_proj", blocks=blocks)(hidden)
+            hidden = act(dense(MLP_RATIO * self.width, "hidden", name=f"block{block}_fc", blocks=blocks)(norm(h)))
+            h = h + multiplier * dense(self.width, "hidden", name=f"block{block}_proj", blocks=blocks)(hidden)
             self.sow("features", f"h_block{block}_mlp", h)
         h = norm(h)
         if not self.causal:
             h = jnp.mean(h, axis=1)
-        return dense(self.out_dim, "readout", "readout")(h)
+        return dense(self.out_dim, "readout", name="readout")(h)
 
 
 def patches(images, size: int):

@@ -25,13 +25,15 @@ CPU_UNBATCHED_WIDTH = 512
 def build(values: dict[str, Any], placement: devices.Placement | None = None) -> Trainer:
     """The program of one group, from its config values, on ``placement`` (default: the
     devices ``launch.devices`` and ``launch.shard`` ask for), ready to compile."""
-    dtype = jnp.dtype(values["train.dtype"])
+    compute_dtype = jnp.dtype(values["train.dtype"])
+    dtype = jnp.dtype(jnp.float32) if compute_dtype == jnp.bfloat16 else compute_dtype  # the state's
     stream = data.stream(values, dtype)
     rules = parameterization(values)
     model = models.REGISTRY[values["model.arch"]].build(data.with_derived(values), stream.out_dim, rules, dtype)
+    compute_model = model if compute_dtype == dtype else model.clone(dtype=compute_dtype, param_dtype=dtype)
     init = functools.partial(model.init, mutable=["params", "frozen", *optim.RULES, "features"])
     return Trainer(Program(
-        values=values, model=model, stream=stream, rules=rules, dtype=dtype,
+        values=values, model=model, compute_model=compute_model, stream=stream, rules=rules, dtype=dtype,
         placement=placement or devices.placement(values["launch.devices"], values["launch.shard"]),
         shapes=jax.eval_shape(init, jax.random.key(0), stream.probe[0][:1]),
     ))
