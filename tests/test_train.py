@@ -268,3 +268,30 @@ def test_uncentred_networks_train_online_and_on_fixed_sets(n_train, batch_size):
                      "train.steps": 40, "optim.lr": 0.2})
     results = _train(base, members(base))
     assert results["test_loss"][0, -1] < results["test_loss"][0, 0]
+
+
+@pytest.mark.parametrize("overrides", [
+    {"optim.name": "adam", "data.n_train": 64},
+    {"model.arch": "transformer", "data.task": "markov", "data.vocab": 16, "data.context": 32, "model.heads": 4,
+     "train.loss": "xent", "data.batch_size": 8, "optim.name": "adam"},
+])
+def test_member_memory_estimate_bounds_the_compiled_step(overrides):
+    """``member_bytes`` (one member's compiled loop; an accelerator's chunk size) times the members
+    is the memory of a chunk's compiled loop within the slack that ``MEMORY_FRACTION`` leaves."""
+    trainer = train.build(values(**{"model.width": 64, **overrides}))
+    program = trainer.program
+    arrays = train.member_arrays(program, train.with_effective_lr(program, members(program.values, train__seed=range(4))))
+    states = jax.eval_shape(trainer.init_fn(), arrays)
+    compiled = trainer.advance_fn().lower(states, arrays, 0, 1, None).compile().memory_analysis()
+    per_member = (compiled.temp_size_in_bytes + compiled.argument_size_in_bytes + compiled.output_size_in_bytes
+                  - compiled.alias_size_in_bytes) / 4
+    assert 0.8 * per_member < train.member_bytes(program) < 2 * per_member
+
+
+def test_on_an_accelerator_a_chunk_is_what_fits_in_its_memory(monkeypatch):
+    program = train.build(values()).program
+    member = train.member_bytes(program)
+    for memory, chunk in [(10 * member, 5), (0, 1), (1e6 * member, train.MAX_CHUNK)]:
+        monkeypatch.setattr(type(program.placement), "memory_bytes", lambda self, m=memory: m)
+        assert train.chunk_size(program) == chunk
+    assert train.chunk_size(train.build(values(**{"train.max_members": 3})).program) == 3

@@ -86,6 +86,12 @@ class Placement:
 
         return jax.tree.map(place, tree)
 
+    def memory_bytes(self) -> int | None:
+        """The memory of one of its devices, from the accelerator's allocator; None on CPU (which
+        reports none: it shares the host's)."""
+        stats = self.mesh.devices.flat[0].memory_stats()
+        return None if stats is None else stats.get("bytes_limit")
+
     def put(self, tree, members: bool = True):
         """Host arrays onto the mesh: split over the member axis (``members``) or replicated.
         Under several processes every process passes the same values."""

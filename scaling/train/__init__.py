@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
-from scaling.train.group import (build, chunk_size, member_arrays, member_fields, result_coords, result_dims, run,
-                                 with_effective_lr)
+from scaling.train.group import (MAX_CHUNK, build, chunk_size, member_arrays, member_bytes, member_fields, result_coords,
+                                 result_dims, run, with_effective_lr)
 from scaling.train.loop import Snapshot, Trainer, jit, over_members
 from scaling.train.program import Program
 
-__all__ = ["Program", "Snapshot", "Trainer", "build", "chunk_size", "jit", "member_arrays", "member_fields",
-           "over_members", "result_coords", "result_dims", "run", "with_effective_lr"]
+__all__ = ["MAX_CHUNK", "Program", "Snapshot", "Trainer", "build", "chunk_size", "jit", "member_arrays", "member_bytes",
+           "member_fields", "over_members", "result_coords", "result_dims", "run", "with_effective_lr"]

@@ -15,10 +15,11 @@ from scaling import config, data, models, optim
 from scaling.launch import devices
 from scaling.parameterization import Parameterization, lr_factor
 from scaling.sweep import stack
-from scaling.train.loop import Trainer
+from scaling.train.loop import Trainer, advance_program
 from scaling.train.program import Program
 
 MAX_CHUNK = 4096  # members per compiled call when train.max_members is None
+MEMORY_FRACTION = 0.5  # of an accelerator's memory a chunk's training step may take (the rest: XLA, measurements)
 CPU_UNBATCHED_WIDTH = 512
 
 
@@ -64,14 +65,31 @@ def member_arrays(program: Program, members: list[dict]) -> dict:
 
 
 def chunk_size(program: Program) -> int:
-    """``train.max_members``, or when None: every member at once, except one per device at a
-    time on CPU at width >= 512, where XLA's batched matmuls run at about half the speed of
-    single ones (benchmarks/throughput.py measures both), unless the data is streamed: every
-    chunk reads the stream again (benchmarks/pipeline.py)."""
+    """``train.max_members``, or when None: on an accelerator, as many members as fit in
+    ``MEMORY_FRACTION`` of its memory (``member_bytes``), at most ``MAX_CHUNK``; on CPU every
+    member at once, except one per device at a time at width >= 512, where XLA's batched
+    matmuls run slower than single ones (benchmarks/throughput.py measures both), unless the
+    data is streamed: every chunk reads the stream again (benchmarks/pipeline.py)."""
     if program.values["train.max_members"] is not None:
         return program.values["train.max_members"]
+    per_device, memory = program.placement.padded(1), program.placement.memory_bytes()
+    if memory is not None:
+        fit = int(MEMORY_FRACTION * memory // member_bytes(program))  # members per device
+        return per_device * int(np.clip(fit, 1, MAX_CHUNK // per_device))
     wide = program.values["model.width"] >= CPU_UNBATCHED_WIDTH and jax.default_backend() == "cpu"
-    return program.placement.padded(1) if wide and not program.stream.streamed else MAX_CHUNK
+    return per_device if wide and not program.stream.streamed else MAX_CHUNK
+
+
+def member_bytes(program: Program) -> int:
+    """A member's device memory in training: XLA's memory analysis of the training loop compiled
+    for one member on the group's backend (its arguments, temporaries and outputs, the donated
+    state counted once).  The measurements bound their own memory (``Measurement.block``)."""
+    member = member_arrays(program, with_effective_lr(program, [{p: program.values[p] for p in member_fields()}]))
+    states = jax.eval_shape(jax.vmap(program.init), member)
+    advance = jax.jit(advance_program(program, shared_data=False), donate_argnums=(0,))
+    memory = advance.lower(states, member, 0, 1, None).compile().memory_analysis()
+    return (memory.argument_size_in_bytes + memory.temp_size_in_bytes + memory.output_size_in_bytes
+            - memory.alias_size_in_bytes)
 
 
 def result_dims(program: Program) -> dict[str, list[str]]:
