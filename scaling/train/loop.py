@@ -7,8 +7,8 @@
 3. At a host stop t (a measurement's step, a ``train.segments`` stop, a checkpoint step) the
    caller may snapshot the chunk (``at_stop``: a checkpoint), then the measurements due at t are
    taken in one jitted call over the chunk (one program for all of them, each under a ``cond``
-   on its flag), their results copied to the host.  A group compiles three programs: init,
-   advance and measure.
+   on its flag; the NTK, taken in blocks of members, in a call of its own), their results
+   copied to the host.
 4. After the last step each measurement's results are stacked over its steps and post-processed
    on the host (the NTK's spectrum).  A chunk resumed from a ``Snapshot`` continues at its step
    with the same numbers as an uninterrupted one.
@@ -132,13 +132,22 @@ def advance_program(program: Program, shared_data: bool) -> Callable:
     return advance
 
 
+def measurement_calls(measurements: list[Measurement]) -> list[tuple[str, ...]]:
+    """The names of the measurements taken together in one compiled call: every one that runs
+    over the whole chunk at once, and each one taken in blocks of members (the NTK) alone: under
+    a ``cond`` its map over blocks rounds differently with the number of devices."""
+    together = tuple(m.name for m in measurements if m.block is None)
+    return ([together] if together else []) + [(m.name,) for m in measurements if m.block is not None]
+
+
 def measure_program(program: Program, measurements: list[Measurement]) -> Callable:
     """``(states, members, t, rows, due) -> {name: metrics}``: the ``measurements`` flagged in
-    ``due`` (one bool per measurement, traced) over a chunk at step t, in one call.  Each is
-    taken under ``lax.cond`` on its flag, so one compiled program serves every host stop and a
-    measurement not due costs nothing (its metrics are zeros, which the caller drops).  NaN for
-    members diverged by step t (their batch loss at t included).  ``rows``: step t's examples of
-    a streamed dataset, per data seed (None otherwise)."""
+    ``due`` (one bool per measurement, traced) over a chunk at step t, in one call.  With several,
+    each is taken under ``lax.cond`` on its flag, so one compiled program serves every host stop
+    and a measurement not due costs nothing (its metrics are zeros, which the caller drops); one
+    alone is taken unconditionally (it is called only when due).  NaN for members diverged by
+    step t (their batch loss at t included).  ``rows``: step t's examples of a streamed dataset,
+    per data seed (None otherwise)."""
     max_loss = program.values["train.max_loss"]
 
     def take(measurement: Measurement, states, members, batch_loss):
@@ -160,8 +169,11 @@ def measure_program(program: Program, measurements: list[Measurement]) -> Callab
         taken = {}
         for flag, measurement in zip(due, measurements):
             fn = functools.partial(take, measurement)
-            metrics = jax.lax.cond(flag, fn, skip(jax.eval_shape(fn, states, members, batch_loss)),
-                                   states, members, batch_loss)
+            if len(measurements) == 1:
+                metrics = fn(states, members, batch_loss)
+            else:
+                metrics = jax.lax.cond(flag, fn, skip(jax.eval_shape(fn, states, members, batch_loss)),
+                                       states, members, batch_loss)
             taken[measurement.name] = _select(bad, jax.tree.map(lambda v: jnp.full_like(v, jnp.nan), metrics), metrics)
         return taken
 
@@ -198,9 +210,14 @@ class Trainer:
         data_fields = {(m["data.seed"], m["data.noise"]) for m in members}
         return self.advance_fn(shared_data=self.program.stream.shares_batches and len(data_fields) == 1)
 
-    def measure_fn(self) -> Callable:
-        """The compiled ``measure_program`` of all the group's measurements (``due`` picks them)."""
-        return self._compile("measure", lambda: measure_program(self.program, self.program.measurements()))
+    def measure_fn(self, names: tuple[str, ...]) -> Callable:
+        """The compiled ``measure_program`` of the measurements ``names``, one of the group's
+        ``measurement_calls`` (``due`` picks those taken)."""
+        measurements = [m for m in self.program.measurements() if m.name in names]
+        return self._compile(("measure", names), lambda: measure_program(self.program, measurements))
+
+    def measurement_calls(self) -> list[tuple[str, ...]]:
+        return measurement_calls(self.program.measurements())
 
     def run_chunk(self, members: list[dict], on_progress: Callable[[int], None], resume: Snapshot | None = None,
                   at_stop: Callable[[int, Callable[[], Snapshot]], None] = lambda t, snapshot: None) -> tuple[dict, dict]:
@@ -241,13 +258,15 @@ class Trainer:
             blocks = loader.blocks(t, following) if loader else [(t, following, None)]
             for first_step, stop, block in blocks:
                 block = None if block is None else place.put(block, members=False)
-                due = np.array([t in at for at in schedules.values()])
-                if first_step == t and due.any():
+                if first_step == t:
                     rows = None if block is None else jax.tree.map(lambda a: a[0], block)
-                    metrics = self.measure_fn()(states, arrays, t, rows, due)
-                    taken = unpad(place.to_host({name: metrics[name] for name, d in zip(schedules, due) if d}))
-                    for name, values in taken.items():
-                        recorded[name].append(values)
+                    for call in self.measurement_calls():
+                        due = np.array([t in schedules[name] for name in call])
+                        if due.any():
+                            metrics = self.measure_fn(call)(states, arrays, t, rows, due)
+                            taken = unpad(place.to_host({name: metrics[name] for name, d in zip(call, due) if d}))
+                            for name, values in taken.items():
+                                recorded[name].append(values)
                 states = advance(states, arrays, first_step, stop, block)
                 if loader and loader.serial:  # read the next block only once these steps are done
                     jax.block_until_ready(states)
