@@ -1,50 +1,58 @@
-"""Throughput of gamma x eta muP sweeps: the framework against matmul peak and per-member loops.
+"""Throughput of gamma x eta muP sweeps: the framework against a bare jit(scan(vmap(step))) loop and matmul peak.
 
     .venv/bin/python benchmarks/throughput.py [--arch mlp,cnn,transformer] [--widths 64,256,1024] [--steps N]
-                                              [--model-steps N] [--dtype float32]
+                                              [--repeats 2] [--dtype float32|float64|bfloat16] [--loops]
+                                              [--model-steps N]
 
-``--arch`` picks the tables (default all three): ``mlp`` the 64-member MLP sweep below with its
-loop baselines, one row per width; ``cnn`` and ``transformer`` one 16-member group each (see
-"CNN and transformer" at the end), against matmul peak only.
+``--arch`` picks the tables (default all three): ``mlp`` the 64-member MLP sweep below against the
+bare loop, one row per width; ``cnn`` and ``transformer`` one 16-member group each (see "CNN and
+transformer" at the end), against matmul peak only.
 
-The workload: a 3-layer muP MLP (relu, no bias, centred), power-law features of dimension 32,
-online batches of 128, plain SGD, swept over 8 gammas (0.1 .. 10) x 8 raw learning rates
-(1e-3 .. 10^0.5; the largest rates diverge at small gamma) -- 64 members in one group.
+The MLP workload: a 3-layer muP MLP (relu, no bias, centred), inputs of dimension 32 (the
+framework's ``powerlaw`` task; the bare loop's Gaussian inputs and tanh teacher), batches of 128
+drawn online and shared by every member at a step, plain SGD at lr * N, swept over 8 gammas
+(0.1 .. 10) x 8 raw learning rates (1e-3 .. 10^0.5; the largest rates diverge at small gamma) --
+64 members in one group.  Per width (one row each, all from this one run), S steps each for:
 
-What is timed, per width (one row each, all from this one run):
+* framework: ``train.run`` on the 64 members as ``sweep_group`` builds them, end to end: member
+  init, the chunks' ``jit(fori_loop(vmap(step)))`` with their divergence checks, and every
+  measurement at the quickstart's density (configs/quickstart.py: ``train.n_logs`` and each
+  measurement on by default there -- ntk, features, predictions -- at its ``n_logs`` per
+  ``train.steps``, scaled to S steps, rounded, at least 2; the row prints the counts), with the
+  results copied to the host.  ``warm_up`` compiles every function it uses first; ``train.chunk_size``
+  picks the members per call (on CPU one at a time at width >= 512).
+* bare: the reference loop of ../shared/bench/bare_vmap.py (``vmap`` mode), written here: the same
+  MLP with weights N(0, 1) and multipliers 1/sqrt(D), 1/sqrt(N), 1/N, centred through f(theta_0)
+  on the step's batch, gamma dividing the output, SGD at lr * N, x ~ N(0, I) and y = tanh(x.w / sqrt(D))
+  drawn from one key per step for all members, the 8 x 8 grid above, in one
+  ``jit(scan(vmap(step)))`` called once after a compile call.  No measurement, no divergence check.
+* peak: the best of several ``jnp.dot`` of two n x n matrices in --dtype (n = 2048 on CPU, 8192 on
+  an accelerator, so that its peak is reached), before and after the row's timings (the better one
+  is used; the two differing by more than 25 % flags the row as taken on a busy machine).
 
-* peak: the best of several ``jnp.dot`` of two 2048 x 2048 matrices in --dtype, measured
-  just before and just after the row's framework timing (the better one is used), so that
-  every row is compared with the machine as it was then; a third measurement after the
-  baselines, and a large gap between the three flags the row as taken on a busy machine.
-* framework: ``train.run`` on all 64 members, end to end: member init, every segment of
-  ``jit(scan(vmap(step)))`` with its divergence checks and its test / train / probe evaluation
-  at the log steps, and the copies of the results to the host.  The ``Trainer`` caches its jitted
-  init and segment functions, so they are compiled before the clock starts by a warm-up that
-  runs one segment on the same shapes (a long run pays compilation once); the timed call is
-  the unmodified ``train.run``.
-* JAX loop: a Python loop over members, each initialised by ``jit(program.init)`` and trained
-  by ``jit(program.step)`` called once per step (same program, same steps); compiled before
-  the clock starts.
-* PyTorch loop: one network at a time, the same muP MLP (multipliers and per-layer learning
-  rates from ``scaling.parameterization``), the same centring through a frozen copy of the
-  initial weights, the same data distribution, ``torch.optim.SGD`` with a group per layer.
+Framework and bare loop alternate (framework, bare, framework, bare: --repeats pairs) and each
+keeps its best time, so a disturbance of the machine hits both alike.  S is the same for both:
+--steps, or SECONDS_AT_PEAK = 10 seconds of the row's model FLOPs at the measured peak, within
+40 .. 1000 steps (on a 2-core CPU: 1000 at width 64, ~200 at 256, 40 at 1024; up to 1000 on an
+accelerator).  The target: the framework's throughput at least 80 % of the bare loop's at every width.
 
-The baselines train a few members spread over the grid, each timed alone; the median member's
-time per member-step is extrapolated to the whole sweep.  They do no evaluation and no
-divergence checks, so the speed-ups are conservative.
+--dtype: float32, float64, or bfloat16: ``train.dtype``'s mixed precision, the parameters in
+float32, the step's forward and backward (f(theta_0) too) in bfloat16, centring and loss in
+float32; the bare loop does the same, and the peak is measured in bfloat16.
 
-Model FLOPs are counted analytically, for the ``steps`` optimizer steps only (not for the
-evaluations, the padding steps or the work of frozen diverged members); per member per step
+--loops adds the one-run-at-a-time baselines (DESIGN.md): a Python loop over members of
+``jit(program.step)``, and a PyTorch loop of the same muP MLP (multipliers and per-layer learning
+rates from ``scaling.parameterization``, centred by a frozen copy of the initial weights,
+``torch.optim.SGD`` with a group per layer); they train a few members spread over the grid, each
+timed alone, the median extrapolated to the whole sweep, without evaluation or divergence checks.
+
+Model FLOPs are counted analytically, for the S optimizer steps only (not for the measurements
+or the work of frozen diverged members); per member per step
 
     F = 4 * 2 * B * sum_l fan_in_l * fan_out_l
       = forward (2 B sum) + backward (2 x forward) + the centring forward f(theta_0) (1 x forward),
 
-with sum = D*N + N*N + N for depth 3.  ``train.n_logs`` keeps the log density of the default
-config (30 logs in 1000 steps), at least 2; every log evaluates 1000 test and 64 probe points
-(twice each, centred), so short runs at large width pay relatively more for logging.
-
-``train.dtype`` allows float32 and float64 only (no bfloat16), so --dtype does too.
+with sum = D*N + N*N + N for depth 3: the same count for the framework and the bare loop.
 
 CNN and transformer: 4 gammas (0.1 .. 10) x 4 raw learning rates, 16 members in one group, muP,
 width 256, depth 4, centred:
@@ -74,6 +82,7 @@ FLOPs.  These models are expensive on a CPU, so --model-steps is small (default 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -82,21 +91,25 @@ from typing import Callable
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from scaling import config, sweep, train  # noqa: E402
+from scaling import config, measure, sweep, train  # noqa: E402
 from scaling.parameterization import Parameterization  # noqa: E402
 
 DIM, BATCH, DEPTH = 32, 128, 3
 GAMMAS = np.logspace(-1, 1, 8)
 LRS = np.logspace(-3, 0.5, 8)
-FLOP_BUDGET = 1.2e12  # model FLOPs per framework run when --steps is not given
-DEFAULT_STEPS, DEFAULT_N_LOGS = 1000, 30
+DTYPES = ("float32", "float64", "bfloat16")
+QUICKSTART = ROOT / "configs" / "quickstart.py"
+MIN_LOGS = 2  # the least n_logs the config allows
+SECONDS_AT_PEAK, MIN_STEPS, MAX_STEPS = 10, 40, 1000  # default steps: this many seconds of model FLOPs at peak
+TARGET_OF_BARE = 0.8
 BASELINE_STEPS = 250  # default cap on the loops' steps (they are extrapolated per member-step)
-TARGETS = {"torch": {64: 25.0, 256: 6.0}, "peak": {256: 0.60, 1024: 0.90}}
+TORCH_TARGETS = {64: 25.0, 256: 6.0}  # speed-up over the PyTorch loop
 MODEL_WIDTH, MODEL_DEPTH, MODEL_STEPS = 256, 4, 4
 IMAGE, CHANNELS, KERNEL, IMAGE_BATCH = 8, 3, 3, 8
 CONTEXT, VOCAB, HEADS, SEQUENCE_BATCH = 128, 16, 4, 4
@@ -111,21 +124,35 @@ def flops_per_member_step(width: int) -> float:
     return 4 * 2 * BATCH * sum(i * o for i, o in fan)
 
 
-def auto_steps(width: int, n_members: int) -> int:
-    return int(np.clip(round(FLOP_BUDGET / (n_members * flops_per_member_step(width))), 30, DEFAULT_STEPS))
+def auto_steps(width: int, n_members: int, peak_gflops: float) -> int:
+    """Steps whose model FLOPs take SECONDS_AT_PEAK seconds at peak: long enough to rise above
+    the noise of a shared machine, on a CPU as on an accelerator."""
+    steps = SECONDS_AT_PEAK * peak_gflops * 1e9 / (n_members * flops_per_member_step(width))
+    return int(np.clip(round(steps), MIN_STEPS, MAX_STEPS))
 
 
-def n_logs(steps: int) -> int:
-    return max(2, round(DEFAULT_N_LOGS * steps / DEFAULT_STEPS))
+def log_counts(steps: int) -> dict[str, int]:
+    """The quickstart's logs and measurements per step (``train.n_logs`` and the ``n_logs`` of each
+    measurement it takes) scaled to ``steps``: the config fields to set, rounded, at least MIN_LOGS."""
+    values = config.resolve(config.load_file(QUICKSTART)).values
+    fields = ["train.n_logs"] + [f"measure.{m.name}_n_logs" for m in measure.active(values)
+                                 if f"measure.{m.name}_n_logs" in values]
+    return {path: max(MIN_LOGS, round(values[path] * steps / values["train.steps"])) for path in fields}
 
 
-def sweep_group(width: int, steps: int, dtype: str) -> sweep.Group:
+def sweep_group(width: int, steps: int, dtype: str, gammas=GAMMAS, lrs=LRS, seeds: list[int] | None = None) -> sweep.Group:
+    """The gammas x lrs (x seeds; None: the default seed) group, logging at the quickstart's density;
+    ConfigError if the config refuses ``dtype``."""
     cfg = config.defaults()
     cfg.model.update(arch="mlp", width=width, depth=DEPTH, param="mup", activation="relu", bias=False)
     cfg.data.update(task="powerlaw", dim=DIM, batch_size=BATCH, n_train=None)
     cfg.optim.update(name="sgd", lr_rule="none")
-    cfg.train.update(steps=steps, n_logs=n_logs(steps), dtype=dtype)
-    cfg.sweep = {"model": {"gamma": GAMMAS.tolist()}, "optim": {"lr": LRS.tolist()}}
+    counts = log_counts(steps)
+    cfg.train.update(steps=steps, n_logs=counts.pop("train.n_logs"), dtype=dtype)
+    cfg.measure.update({path.split(".", 1)[1]: n for path, n in counts.items()})
+    cfg.sweep = {"model": {"gamma": list(map(float, gammas))}, "optim": {"lr": list(map(float, lrs))}}
+    if seeds is not None:
+        cfg.sweep["train"] = {"seed": list(seeds)}
     (group,) = sweep.groups(config.resolve(cfg))
     return group
 
@@ -133,6 +160,63 @@ def sweep_group(width: int, steps: int, dtype: str) -> sweep.Group:
 def spread(members: list, k: int) -> list:
     """k members evenly spread over the grid (the diagonal for k = 8)."""
     return [members[i] for i in np.linspace(0, len(members) - 1, k).round().astype(int)]
+
+
+# ---------------------------------------------------------------- the bare loop (../shared/bench/bare_vmap.py)
+def bare_dtypes(dtype: str) -> tuple:
+    """(parameter dtype, matmul dtype): bfloat16 computes in bfloat16 on float32 parameters."""
+    return (jnp.float32 if dtype == "bfloat16" else jnp.dtype(dtype)), jnp.dtype(dtype)
+
+
+def bare_init(key, width: int, dtype) -> list:
+    k = jax.random.split(key, DEPTH)
+    return [jax.random.normal(k[0], (width, DIM), dtype), jax.random.normal(k[1], (width, width), dtype),
+            jax.random.normal(k[2], (width, 1), dtype)]
+
+
+def bare_forward(params: list, x, compute):
+    """muP MLP: relu(x W0^T / sqrt(D)), relu(h W1^T / sqrt(N)), h w2 / N; matmuls in ``compute``."""
+    width = params[1].shape[0]
+    w0, w1, w2 = (w.astype(compute) for w in params)
+    h = jax.nn.relu(x.astype(compute) @ w0.T / math.sqrt(DIM))
+    h = jax.nn.relu(h @ w1.T / math.sqrt(width))
+    return (h @ w2 / width).astype(params[0].dtype)
+
+
+def bare_step(params: list, params0: list, gamma, lr, key, teacher, compute):
+    """One SGD step at lr * N of the centred output (f(theta) - f(theta_0)) / gamma on a batch drawn from ``key``."""
+    x = jax.random.normal(key, (BATCH, DIM), teacher.dtype)
+    y = jnp.tanh(x @ teacher / math.sqrt(DIM))
+
+    def loss(p):
+        return jnp.mean(((bare_forward(p, x, compute) - bare_forward(params0, x, compute)) / gamma - y) ** 2)
+
+    value, grads = jax.value_and_grad(loss)(params)
+    width = params[1].shape[0]
+    return [p - lr * width * g for p, g in zip(params, grads)], value
+
+
+def bare_loop(width: int, steps: int, dtype: str) -> Callable[[], object]:
+    """The 8 x 8 grid's ``steps`` steps in one ``jit(scan(vmap(step)))``, compiled: call it to time it."""
+    param, compute = bare_dtypes(dtype)
+    keys = jax.random.split(jax.random.key(0), len(GAMMAS) * len(LRS))
+    teacher = jax.random.normal(jax.random.key(1), (DIM, 1), param)
+    gammas, lrs = (jnp.asarray(a.ravel(), param) for a in np.meshgrid(GAMMAS, LRS, indexing="ij"))
+    params = jax.vmap(lambda k: bare_init(k, width, param))(keys)
+    vstep = jax.vmap(bare_step, in_axes=(0, 0, 0, 0, None, None, None))
+
+    @jax.jit
+    def run(params, params0, gammas, lrs, key):
+        def body(params, t):  # one batch for every member at step t
+            return vstep(params, params0, gammas, lrs, jax.random.fold_in(key, t), teacher, compute)
+
+        return jax.lax.scan(body, params, jnp.arange(steps))
+
+    def call():
+        return jax.block_until_ready(run(params, params, gammas, lrs, keys[0]))
+
+    call()
+    return call
 
 
 # ---------------------------------------------------------------- timers
@@ -145,8 +229,19 @@ def best_time(fn: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
-def matmul_peak(dtype: str, n: int = 2048, repeats: int = 10) -> float:
-    """GFLOP/s of the best of ``repeats`` n x n matmuls."""
+def interleaved(timed: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Each callable's best seconds, called in turn ``repeats`` times (a, b, a, b, ...), so that a
+    disturbance of the machine falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in timed}
+    for _ in range(repeats):
+        for name, fn in timed.items():
+            times[name].append(best_time(fn, 1))
+    return {name: min(t) for name, t in times.items()}
+
+
+def matmul_peak(dtype: str, repeats: int = 10) -> float:
+    """GFLOP/s of the best of ``repeats`` n x n matmuls: n = 2048 on CPU, 8192 on an accelerator."""
+    n = 2048 if jax.default_backend() == "cpu" else 8192
     a = jax.random.normal(jax.random.key(0), (n, n), dtype)
     dot = jax.jit(jnp.dot)
     dot(a, a).block_until_ready()
@@ -155,16 +250,16 @@ def matmul_peak(dtype: str, n: int = 2048, repeats: int = 10) -> float:
 
 def warm_up(trainer: train.Trainer, members: list[dict]) -> float:
     """Compile the trainer's init, measurement and advance functions (cached on the trainer) by
-    calling each once on one chunk; a later ``train.run`` on the same shapes reuses them.  Returns
-    the seconds this took (compile + one step)."""
+    calling each once on one chunk, every measurement due; a later ``train.run`` on the same shapes
+    reuses them.  Returns the seconds this took (compile + one step)."""
     program = trainer.program
     members = members[: train.chunk_size(program)]  # one chunk compiles everything train.run uses
     start = time.perf_counter()
     members = train.with_effective_lr(program, members)
     arrays = program.placement.put(sweep.stack(members, program.dtype))  # placed as run_chunk places them
     states = trainer.init_fn()(arrays)
-    for name in program.schedules():  # steps are Python ints, as in run_chunk: one jit signature
-        jax.block_until_ready(trainer.measure_fn(name)(states, arrays, 0, None))
+    for call in trainer.measurement_calls():  # every measurement due; t a Python int as in run_chunk: one signature
+        jax.block_until_ready(trainer.measure_fn(call)(states, arrays, 0, None, np.ones(len(call), bool)))
     jax.block_until_ready(trainer.chunk_advance_fn(members)(states, arrays, 0, 1, None))
     return time.perf_counter() - start
 
@@ -180,6 +275,7 @@ def time_framework(trainer: train.Trainer, members: list[dict]) -> tuple[float, 
     return time.perf_counter() - start, results
 
 
+# ---------------------------------------------------------------- one-run-at-a-time loops (--loops)
 def per_member_step(train_one: Callable[[dict], object], members: list[dict], steps: int) -> float:
     """Seconds per member-step: the median member, each timed alone (one disturbed member does not count)."""
     train_one(members[0])  # warm up: compile, allocate, start threads
@@ -243,33 +339,38 @@ def train_torch_member(torch, width: int, member: dict, steps: int, scale, teach
     return loss.item()
 
 
+def time_loops(trainer: train.Trainer, members: list[dict], steps: int, dtype: str, n_members: int,
+               max_steps: int | None) -> dict:
+    """Both loops' seconds for the whole sweep, extrapolated from ``n_members`` spread over the grid."""
+    program, b_steps = trainer.program, min(max_steps or BASELINE_STEPS, steps)
+    picked = spread(members, n_members)
+    sweep_steps = len(members) * steps
+    torch_loop = time_torch_loop(program, picked, b_steps, dtype)
+    return {"jax_loop": time_jax_loop(program, picked, b_steps) * sweep_steps,
+            "torch_loop": None if torch_loop is None else torch_loop * sweep_steps,
+            "b_members": len(picked), "b_steps": b_steps}
+
+
 # ---------------------------------------------------------------- one width
-def bench_width(width: int, steps: int | None, dtype: str, baseline_members: int, baseline_steps: int | None) -> dict:
-    steps = steps or auto_steps(width, len(GAMMAS) * len(LRS))
+def bench_width(width: int, steps: int | None, dtype: str, repeats: int, loops: tuple[int, int | None] | None) -> dict:
+    """One row: peak, then the framework and the bare loop on the same steps, interleaved, then peak again."""
+    n_members = len(GAMMAS) * len(LRS)
+    peak_before = matmul_peak(dtype)
+    steps = steps or auto_steps(width, n_members, peak_before)
     group = sweep_group(width, steps, dtype)
     trainer = train.build(group.values)
-    program = trainer.program
-    members = group.members
-    b_steps = min(baseline_steps or BASELINE_STEPS, steps)
-    b_members = spread(members, baseline_members)
-
-    warm_up_s = warm_up(trainer, members)
-    peak_before = matmul_peak(dtype)
-    seconds, results = time_framework(trainer, members)
+    row = {"width": width, "steps": steps, "members": len(group.members), "logs": log_counts(steps),
+           "chunk": min(train.chunk_size(trainer.program), len(group.members)), "warm_up": warm_up(trainer, group.members)}
+    compiled = compiled_count(trainer)
+    row |= interleaved({"framework": lambda: train.run(trainer, group.members), "bare": bare_loop(width, steps, dtype)},
+                       repeats)
     peak_after = matmul_peak(dtype)
-    useful = len(members) * steps * flops_per_member_step(width)
-    jax_loop = time_jax_loop(program, b_members, b_steps) * len(members) * steps
-    torch_loop = time_torch_loop(program, b_members, b_steps, dtype)
-    peaks = (peak_before, peak_after, matmul_peak(dtype))
-    peak = max(peaks[:2])
-    return {
-        "width": width, "steps": steps, "evals": len(program.schedules()["loss"]), "warm_up": warm_up_s,
-        "peak": peak, "busy": min(peaks) < 0.75 * max(peaks),
-        "seconds": seconds, "gflops": useful / seconds / 1e9,
-        "jax_loop": jax_loop, "torch_loop": None if torch_loop is None else torch_loop * len(members) * steps,
-        "diverged": int(np.sum(results["diverged"])), "members": len(members),
-        "b_members": len(b_members), "b_steps": b_steps,
-    }
+    row["compiles"] = compiled_count(trainer) - compiled
+    if loops is not None:
+        row |= time_loops(trainer, group.members, steps, dtype, *loops)
+    peaks = (peak_before, peak_after)
+    return row | {"peak": max(peaks), "busy": min(peaks) < 0.75 * max(peaks),
+                  "useful_gflop": n_members * steps * flops_per_member_step(width) / 1e9}
 
 
 # ---------------------------------------------------------------- CNN and transformer
@@ -365,67 +466,74 @@ def print_model_table(rows: list[dict], dtype: str) -> None:
 
 
 # ---------------------------------------------------------------- report
-def ratio(baseline: float | None, seconds: float) -> str:
-    return "n/a" if baseline is None else f"{baseline / seconds:.1f}x"
+def log_names(logs: dict[str, int]) -> str:
+    return "/".join("loss" if path == "train.n_logs" else path.split(".")[1].removesuffix("_n_logs") for path in logs)
 
 
-def print_table(rows: list[dict], dtype: str) -> None:
-    head = (f"{'width':>5} {'steps':>5} {'logs':>4} {'div':>4} {'peak GF/s':>9} {'warm-up s':>9} {'train s':>8} "
-            f"{'GF/s':>7} {'%peak':>6} {'jax-loop s':>10} {'speedup':>7} {'torch s':>8} {'speedup':>7}")
-    print(f"\n{rows[0]['members']}-member gamma x eta sweep, depth {DEPTH} muP MLP, D={DIM}, "
-          f"B={BATCH}, SGD, {dtype}")
+def print_table(rows: list[dict], dtype: str, repeats: int) -> None:
+    head = (f"{'width':>5} {'steps':>5} {'logs':>11} {'chunk':>5} {'peak GF/s':>9} {'bare s':>7} {'GF/s':>7} {'%peak':>6} "
+            f"{'framework s':>11} {'%bare':>6} {'GF/s':>7} {'%peak':>6}")
+    print(f"\n{rows[0]['members']}-member gamma x eta sweep, depth {DEPTH} muP MLP, D={DIM}, B={BATCH}, SGD, {dtype}; "
+          f"best of {repeats}, framework and bare loop interleaved")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        bare_gflops, gflops = r["useful_gflop"] / r["bare"], r["useful_gflop"] / r["framework"]
+        line = (f"{r['width']:>5} {r['steps']:>5} {'/'.join(map(str, r['logs'].values())):>11} {r['chunk']:>5} "
+                f"{r['peak']:>9.1f} {r['bare']:>7.2f} {bare_gflops:>7.1f} {100 * bare_gflops / r['peak']:>5.1f}% "
+                f"{r['framework']:>11.2f} {100 * r['bare'] / r['framework']:>5.1f}% {gflops:>7.1f} "
+                f"{100 * gflops / r['peak']:>5.1f}%")
+        compiles = f"  ({r['compiles']} compiles in framework s)" if r["compiles"] else ""
+        print(line + ("  (busy)" if r["busy"] else "") + compiles)
+    print(f"\nlogs: {log_names(rows[0]['logs'])} steps of the framework run (the quickstart's density scaled to")
+    print(f"the steps, at least {MIN_LOGS}); chunk: members per compiled call (train.chunk_size).  GF/s: model FLOPs of")
+    print("the steps (forward, 2x backward, centring forward) per second; %bare: the framework's throughput as a")
+    print("share of the bare loop's.  peak: the better of jnp.dot before and after the row; (busy): they differ by")
+    print("more than 25 %, so something else used the machine.")
+    for r in rows:
+        share = r["bare"] / r["framework"]
+        verdict = "met" if share >= TARGET_OF_BARE else "NOT met"
+        print(f"  width {r['width']:>5}  framework {100 * share:.0f} % of bare: target >= {100 * TARGET_OF_BARE:.0f} % "
+              f"of bare: {verdict}{'  (busy machine: unreliable)' if r['busy'] else ''}")
+
+
+def print_loops(rows: list[dict]) -> None:
+    head = f"{'width':>5} {'framework s':>11} {'jax-loop s':>10} {'speedup':>7} {'torch s':>8} {'speedup':>7}"
+    print("\none run at a time (--loops): seconds for the whole sweep, extrapolated from "
+          + ", ".join(f"{r['b_members']} members x {r['b_steps']} steps (width {r['width']})" for r in rows))
     print(head)
     print("-" * len(head))
     for r in rows:
         torch_s = "n/a" if r["torch_loop"] is None else f"{r['torch_loop']:.2f}"
-        print(f"{r['width']:>5} {r['steps']:>5} {r['evals']:>4} {r['diverged']:>4} {r['peak']:>9.1f} "
-              f"{r['warm_up']:>9.2f} {r['seconds']:>8.2f} {r['gflops']:>7.1f} {100 * r['gflops'] / r['peak']:>5.1f}% "
-              f"{r['jax_loop']:>10.2f} {ratio(r['jax_loop'], r['seconds']):>7} {torch_s:>8} "
-              f"{ratio(r['torch_loop'], r['seconds']):>7}{'  (busy)' if r['busy'] else ''}")
-    print("\nlogs: evaluations (test/train/probe) inside the timed run; div: members that diverged;")
-    print("peak: the better of two measurements, just before and just after the framework run; (busy): these")
-    print("and a third one after the baselines differ by more than 25%, so something else used the machine.")
-    print("jax-loop / torch s: extrapolated to all members x steps from "
-          + ", ".join(f"{r['b_members']} members x {r['b_steps']} steps (width {r['width']})" for r in rows)
-          + "; the baselines skip evaluation and divergence checks.")
+        torch_x = "n/a" if r["torch_loop"] is None else f"{r['torch_loop'] / r['framework']:.1f}x"
+        print(f"{r['width']:>5} {r['framework']:>11.2f} {r['jax_loop']:>10.2f} {r['jax_loop'] / r['framework']:>6.1f}x "
+              f"{torch_s:>8} {torch_x:>7}")
+    for r in rows:
+        target = TORCH_TARGETS.get(r["width"])
+        if target is not None and r["torch_loop"] is not None:
+            ratio = r["torch_loop"] / r["framework"]
+            print(f"  width {r['width']:>5}  speed-up over PyTorch {ratio:.1f}x: target >= {target:.0f}x: "
+                  f"{'met' if ratio >= target else 'NOT met'}")
     if any(r["torch_loop"] is None for r in rows):
         print("torch is not importable: the PyTorch column is skipped (pip install -e '.[bench]').")
-
-
-def shown(value: float | None, unit: str) -> str:
-    if value is None:
-        return "n/a"
-    return f"{100 * value:.0f}%" if unit == "%" else f"{value:.1f}x"
-
-
-def print_ratios(rows: list[dict]) -> None:
-    print("\nratios vs targets")
-    for r in rows:
-        w = r["width"]
-        torch_ratio = None if r["torch_loop"] is None else r["torch_loop"] / r["seconds"]
-        checks = [("speed-up over PyTorch", torch_ratio, TARGETS["torch"].get(w), "x"),
-                  ("speed-up over JAX loop", r["jax_loop"] / r["seconds"], None, "x"),
-                  ("fraction of matmul peak", r["gflops"] / r["peak"], TARGETS["peak"].get(w), "%")]
-        for name, value, target, unit in checks:
-            verdict = "" if target is None or value is None else \
-                f"  target >= {shown(target, unit)}: {'met' if value >= target else 'NOT met'}"
-            busy = "  (busy machine: unreliable)" if r["busy"] and target is not None else ""
-            print(f"  width {w:>5}  {name:<24} {shown(value, unit):>7}{verdict}{busy}")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", default="mlp,cnn,transformer",
                         help="comma-separated tables: mlp (64 members, per width), cnn, transformer (16 members)")
-    parser.add_argument("--widths", default="64,256,1024", help="comma-separated widths")
+    parser.add_argument("--widths", default="64,256,1024", help="comma-separated widths of the mlp table")
     parser.add_argument("--steps", type=int, default=None,
-                        help=f"optimizer steps for every width (default: ~{FLOP_BUDGET:.1e} model FLOPs, 30..1000)")
+                        help=f"mlp steps for every width (default: {SECONDS_AT_PEAK} s of model FLOPs at the "
+                             f"measured peak, {MIN_STEPS}..{MAX_STEPS})")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved framework / bare pairs per width (best kept)")
     parser.add_argument("--model-steps", type=int, default=MODEL_STEPS, help="optimizer steps of the cnn and transformer")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
-                        help="train.dtype (the framework has no bfloat16)")
+    parser.add_argument("--dtype", default="float32", choices=DTYPES,
+                        help="train.dtype; bfloat16: float32 parameters, bfloat16 matmuls")
+    parser.add_argument("--loops", action="store_true", help="also time the per-member JAX and PyTorch loops (mlp)")
     parser.add_argument("--baseline-members", type=int, default=4, help="members the loops train (spread over grid)")
     parser.add_argument("--baseline-steps", type=int, default=None,
-                        help=f"steps the loops train (default: min(--steps, {BASELINE_STEPS}))")
+                        help=f"steps the loops train (default: min(steps, {BASELINE_STEPS}))")
     args = parser.parse_args(argv)
     if args.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
@@ -433,7 +541,10 @@ def main(argv=None) -> None:
     unknown = set(archs) - {"mlp", "cnn", "transformer"}
     if unknown:
         parser.error(f"--arch: unknown {sorted(unknown)}; allowed mlp, cnn, transformer")
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} cores", flush=True)
+    if args.repeats < 1:
+        parser.error("--repeats: at least 1")
+    print(f"jax {jax.__version__} on {jax.devices()[0].platform} ({jax.devices()[0].device_kind}), "
+          f"{os.cpu_count()} cores", flush=True)
     model_rows = []
     for arch in [a for a in archs if a != "mlp"]:
         model_rows.append(bench_model(arch, args.model_steps, args.dtype))
@@ -444,13 +555,15 @@ def main(argv=None) -> None:
         print_model_table(model_rows, args.dtype)
     if "mlp" not in archs:
         return
+    loops = (args.baseline_members, args.baseline_steps) if args.loops else None
     rows = []
     for width in [int(w) for w in args.widths.split(",")]:
-        rows.append(bench_width(width, args.steps, args.dtype, args.baseline_members, args.baseline_steps))
+        rows.append(bench_width(width, args.steps, args.dtype, args.repeats, loops))
         r = rows[-1]
-        print(f"  width {width}: {r['steps']} steps, train {r['seconds']:.1f}s, {r['gflops']:.1f} GFLOP/s", flush=True)
-    print_table(rows, args.dtype)
-    print_ratios(rows)
+        print(f"  width {width}: {r['steps']} steps, bare {r['bare']:.2f}s, framework {r['framework']:.2f}s", flush=True)
+    print_table(rows, args.dtype, args.repeats)
+    if loops is not None:
+        print_loops(rows)
     print("\nFLOPs per member-step: 4 * 2 * B * sum_l fan_in*fan_out (forward, 2x backward, centring forward).")
 
 
