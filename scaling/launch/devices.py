@@ -87,9 +87,10 @@ class Placement:
         return jax.tree.map(place, tree)
 
     def memory_bytes(self) -> int | None:
-        """The memory of one of its devices, from the accelerator's allocator; None on CPU (which
-        reports none: it shares the host's)."""
-        stats = self.mesh.devices.flat[0].memory_stats()
+        """The memory of one of its devices (of this process: only those report), from the
+        accelerator's allocator; None on CPU (which reports none: it shares the host's)."""
+        local = next(d for d in self.mesh.devices.flat if d.process_index == jax.process_index())
+        stats = local.memory_stats()
         return None if stats is None else stats.get("bytes_limit")
 
     def put(self, tree, members: bool = True):
